@@ -1,0 +1,148 @@
+"""Device and precision handling: JAX configuration, the devices in use, memory budgets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_configured = False
+
+
+def cache_dir() -> Path:
+    """Per-user persistent compilation cache (the cache holds trusted code: never a shared /tmp)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ntktui" / "jax"
+
+
+def configure() -> None:
+    """Enable float64 and the compilation cache. Must run before any JAX array is created."""
+    global _configured
+    if _configured:
+        return
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    if os.environ.get("NTK_NO_COMPILE_CACHE") != "1":
+        try:
+            path = cache_dir()
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            jax.config.update("jax_compilation_cache_dir", str(path))
+            # Small programs compile in a fraction of a second; caching them is what makes a
+            # second `ntk spectrum` start fast.
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
+        except OSError:
+            pass  # a read-only home only costs speed
+    _configured = True
+
+
+DTYPES = {"float64": "float64", "float32": "float32"}
+
+
+def resolve_dtype(name: str):
+    import jax.numpy as jnp
+
+    if name not in DTYPES:
+        from engine.errors import EngineError
+
+        raise EngineError(f"unknown dtype {name!r}; choose one of: {', '.join(DTYPES)}")
+    return jnp.dtype(name)
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    backend: str
+    devices: tuple[str, ...]
+    device_kinds: tuple[str, ...]
+    default_dtype: str
+    x64_enabled: bool
+    jax_version: str
+    memory_available_bytes: int
+
+    def as_dict(self) -> dict:
+        return {
+            "backend": self.backend,
+            "devices": list(self.devices),
+            "device_kinds": list(self.device_kinds),
+            "default_dtype": self.default_dtype,
+            "x64_enabled": self.x64_enabled,
+            "jax_version": self.jax_version,
+            "memory_available_bytes": self.memory_available_bytes,
+        }
+
+
+def device_report() -> DeviceReport:
+    import jax
+    import jax.numpy as jnp
+
+    devs = jax.devices()
+    return DeviceReport(
+        backend=jax.default_backend(),
+        devices=tuple(str(d) for d in devs),
+        device_kinds=tuple(d.device_kind for d in devs),
+        default_dtype=str(jnp.zeros(()).dtype),
+        x64_enabled=bool(jax.config.jax_enable_x64),
+        jax_version=jax.__version__,
+        memory_available_bytes=available_bytes(),
+    )
+
+
+def default_device_name() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    return f"{d.platform}:{d.device_kind}"
+
+
+def host_available_bytes() -> int:
+    """MemAvailable from /proc/meminfo, else physical pages; cgroup limits respected where set."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = 8 * 1024**3
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(limit_file).read_text().strip()
+            if raw.isdigit():
+                avail = min(avail, int(raw))
+        except OSError:
+            continue
+    return int(avail)
+
+
+def available_bytes() -> int:
+    """Memory the first device can still allocate: the GPU's free memory, or the host's."""
+    override = os.environ.get("NTK_MEMORY_BUDGET")
+    if override:
+        return int(float(override))
+    import jax
+
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        try:
+            stats = dev.memory_stats() or {}
+            limit = stats.get("bytes_limit")
+            if limit:
+                return int(limit - stats.get("bytes_in_use", 0))
+        except Exception:  # memory_stats is backend-specific; fall back to the host figure
+            pass
+    return host_available_bytes()
+
+
+def check_fits(what: str, needed: int) -> None:
+    """Refuse a request before allocating when its matrices would not fit."""
+    from engine.errors import InsufficientMemory
+
+    available = available_bytes()
+    if needed > available:
+        raise InsufficientMemory(what, needed, available)

@@ -1,0 +1,198 @@
+"""The shallow 1-D network of seed 003 (SPEC §2, §9): f(x) = Σ_j w_j φ(s(x − b_j)).
+
+Its Jacobian with respect to the weights, A_ij = φ(s(x_i − b_j)), is everything the spectral
+analyses need: singular values (the spectrum), left singular vectors (principal components as
+functions of x) and the least-squares solutions of `engine.shrinkage`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from engine import backend
+
+backend.configure()
+
+import jax  # noqa: E402  (after float64 is on)
+import jax.numpy as jnp
+import numpy as np
+
+from engine.activations import Activation
+from engine.errors import EngineError
+
+# LAPACK's SVD keeps about this many N×M-sized work arrays alive at once (A, its copy, U, Vᵀ).
+_SVD_WORK_COPIES = 4
+
+
+def grid(n: int, dtype=jnp.float64) -> jnp.ndarray:
+    """n equally spaced points in [0, 1): (i − 1)/n, i = 1..n."""
+    return jnp.arange(n, dtype=dtype) / n
+
+
+@partial(jax.jit, static_argnames=("act",))
+def jacobian(act: Activation, x: jnp.ndarray, biases: jnp.ndarray, scale) -> jnp.ndarray:
+    """A_ij = φ(s·(x_i − b_j)) (N × M)."""
+    return act.apply(x[:, None] - biases[None, :], scale)
+
+
+@jax.jit
+def singular_values(a: jnp.ndarray) -> jnp.ndarray:
+    return jnp.linalg.svd(a, compute_uv=False)
+
+
+@jax.jit
+def svd(a: jnp.ndarray):
+    return jnp.linalg.svd(a, full_matrices=False)
+
+
+def roundoff_floor(sigma_max, shape, dtype) -> float:
+    """Below max(N, M)·ε·σ₁ a computed singular value is round-off, not a result."""
+    return float(max(shape) * jnp.finfo(dtype).eps * sigma_max)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    activation: str
+    scale: float
+    samples: int
+    width: int
+    singular_values: np.ndarray
+    floor: float
+    compile_s: float = 0.0
+    compute_s: float = 0.0
+
+    @property
+    def normalized(self) -> np.ndarray:
+        return self.singular_values / self.singular_values[0]
+
+    @property
+    def resolved(self) -> np.ndarray:
+        """True where the singular value stands above the round-off floor."""
+        return self.singular_values > self.floor
+
+
+def check_sizes(samples: int, width: int, dtype=jnp.float64, vectors: bool = False) -> None:
+    if samples <= 0 or width <= 0:
+        raise EngineError(f"samples and width must be positive, got samples={samples}, width={width}")
+    itemsize = jnp.dtype(dtype).itemsize
+    copies = _SVD_WORK_COPIES + (2 if vectors else 0)
+    backend.check_fits(
+        f"a {samples} × {width} Jacobian and its SVD", copies * samples * width * itemsize
+    )
+
+
+def check_scale(scale: float) -> None:
+    if not np.isfinite(scale):
+        raise EngineError(f"scale must be a finite number, got {scale}")
+
+
+_PROGRAMS: dict = {}
+
+
+def _spectrum_program(act: Activation, samples: int, width: int, dtype_name: str):
+    """The compiled (scale ↦ σ) program for these sizes and the seconds its compilation took now
+    (0 when it was already compiled): callers report compilation apart from computation."""
+    key = (act, samples, width, dtype_name)
+    if key in _PROGRAMS:
+        return _PROGRAMS[key], 0.0
+    dtype = jnp.dtype(dtype_name)
+
+    def program(scale):
+        return singular_values(jacobian(act, grid(samples, dtype), grid(width, dtype), scale))
+
+    start = time.perf_counter()
+    compiled = jax.jit(program).lower(jax.ShapeDtypeStruct((), dtype)).compile()
+    _PROGRAMS[key] = compiled
+    return compiled, time.perf_counter() - start
+
+
+def spectrum(
+    act: Activation, samples: int, width: int, scale: float, dtype=jnp.float64
+) -> Spectrum:
+    """Singular values of the shallow Jacobian on the default aligned grids."""
+    check_scale(scale)
+    check_sizes(samples, width, dtype)
+    dtype = jnp.dtype(dtype)
+    compiled, compile_s = _spectrum_program(act, samples, width, dtype.name)
+    start = time.perf_counter()
+    sigma = np.asarray(compiled(jnp.asarray(scale, dtype)))
+    compute_s = time.perf_counter() - start
+    return Spectrum(act.name, float(scale), samples, width, sigma,
+                    roundoff_floor(sigma[0], (samples, width), dtype), compile_s, compute_s)
+
+
+def principal_components(
+    act: Activation, samples: int, width: int, scale: float, count: int, dtype=jnp.float64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, the leading `count` columns of U (N × count, sign fixed so each starts rising), σ."""
+    check_scale(scale)
+    check_sizes(samples, width, dtype, vectors=True)
+    x = grid(samples, dtype)
+    u, sigma, _ = svd(jacobian(act, x, grid(width, dtype), jnp.asarray(scale, dtype)))
+    u = np.asarray(u[:, :count])
+    # An SVD's signs are arbitrary; fix each component so its largest-magnitude entry is positive.
+    idx = np.argmax(np.abs(u), axis=0)
+    u = u * np.sign(u[idx, np.arange(u.shape[1])])
+    return np.asarray(x), u, np.asarray(sigma)
+
+
+# --- 2-D coordinates (SPEC §9, seed 003 Appendix E) ------------------------------------------
+
+def grid_2d(side: int, dtype=jnp.float64) -> jnp.ndarray:
+    """side² points of [0, 1)², row-major: (x, y) with x along a row."""
+    g = grid(side, dtype)
+    yy, xx = jnp.meshgrid(g, g, indexing="ij")
+    return jnp.stack([xx.ravel(), yy.ravel()], axis=1)
+
+
+def directions_2d(kind: str, width: int, side: int, seed: int, dtype=jnp.float64):
+    """Weights w_j and biases b_j of the first layer.
+
+    rank-one (Zhang et al.): every w_j = (1/side, 1), so wᵀx orders the grid row-major without
+    ties, and the biases are equally spaced over [0, 1). full-rank: random unit directions with
+    biases uniform over the range wᵀx takes on the grid.
+    """
+    if kind == "rank-one":
+        w = jnp.tile(jnp.asarray([1.0 / side, 1.0], dtype), (width, 1))
+        return w, grid(width, dtype)
+    if kind == "full-rank":
+        kw, kb = jax.random.split(jax.random.PRNGKey(seed))
+        angle = jax.random.uniform(kw, (width,), dtype, 0.0, 2 * jnp.pi)
+        w = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+        # wᵀx over [0,1)² spans [min(w1,0)+min(w2,0), max(w1,0)+max(w2,0)].
+        lo = jnp.minimum(w, 0).sum(axis=1)
+        hi = jnp.maximum(w, 0).sum(axis=1)
+        b = lo + (hi - lo) * jax.random.uniform(kb, (width,), dtype)
+        return w, b
+    raise EngineError(f"unknown 2-D weight initialisation {kind!r}; choose rank-one or full-rank")
+
+
+@partial(jax.jit, static_argnames=("act",))
+def jacobian_2d(act: Activation, coords, weights, biases, scale):
+    """A_ij = φ(s·(w_jᵀx_i − b_j))."""
+    return act.apply(coords @ weights.T - biases[None, :], scale)
+
+
+def principal_components_2d(
+    act: Activation, side: int, width: int, scale: float, kind: str, count: int, seed: int = 0,
+    dtype=jnp.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The leading `count` principal components as side × side images, and σ."""
+    check_scale(scale)
+    check_sizes(side * side, width, dtype, vectors=True)
+    coords = grid_2d(side, dtype)
+    w, b = directions_2d(kind, width, side, seed, dtype)
+    u, sigma, _ = svd(jacobian_2d(act, coords, w, b, jnp.asarray(scale, dtype)))
+    u = np.asarray(u[:, :count])
+    images = u.T.reshape(count, side, side)
+    return images, np.asarray(sigma)
+
+
+def dst_basis_2d(side: int, count: int) -> np.ndarray:
+    """The first `count` 2-D sine basis images sin(πjx)·sin(πky), ordered by j² + k²."""
+    x = np.arange(side) / side + 0.5 / side
+    pairs = sorted(((j, k) for j in range(1, side + 1) for k in range(1, side + 1)),
+                   key=lambda p: (p[0] ** 2 + p[1] ** 2, p))
+    return np.stack([np.outer(np.sin(np.pi * k * x), np.sin(np.pi * j * x)) for j, k in pairs[:count]])

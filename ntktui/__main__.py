@@ -1,0 +1,3 @@
+from ntktui.cli import entry
+
+entry()

@@ -1,0 +1,84 @@
+"""The `ntk` command line. Heavy imports (JAX, the engine) happen inside commands, never here,
+so `ntk --help` answers at once."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ntktui import __version__
+from ntktui.commands import components, devices, iterations, mask, reconstruct, spectrum, spline
+
+app = typer.Typer(
+    name="ntk",
+    help="Spectra of neural networks in the terminal: Jacobian singular values, gradient descent "
+    "as a shrinkage mask, empirical and infinite-width NTK.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+for module in (spectrum, components, mask, iterations, reconstruct, spline, devices):
+    app.command(module.NAME, help=module.__doc__)(module.run)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"ntk (ntktui) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+):
+    pass
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"ntk: error: {message}\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; bad input is one line on stderr with code 2."""
+    from engine.errors import EngineError
+    from ntktui.errors import UserError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="ntk", standalone_mode=False)
+    except (EngineError, UserError) as exc:
+        return _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except Exception as exc:
+        # Typer's own exceptions (vendored click in new Typer, click in old) are matched by shape.
+        if type(exc).__name__ == "Abort":
+            return _interrupted()
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see 'ntk {ctx.info_name} --help')" if ctx is not None and ctx.parent else ""
+            return _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+        if os.environ.get("NTK_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (set NTK_DEBUG=1 for details)", 1)
+    return code if isinstance(code, int) else 0
+
+
+def _interrupted() -> int:
+    sys.stderr.write("ntk: interrupted\n")
+    return 130
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    entry()

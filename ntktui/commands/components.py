@@ -1,0 +1,4 @@
+"""TODO"""
+NAME = "components"
+def run():
+    raise NotImplementedError

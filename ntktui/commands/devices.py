@@ -1,0 +1,4 @@
+"""TODO"""
+NAME = "devices"
+def run():
+    raise NotImplementedError

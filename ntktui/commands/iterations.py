@@ -1,0 +1,4 @@
+"""TODO"""
+NAME = "iterations"
+def run():
+    raise NotImplementedError

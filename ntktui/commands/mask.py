@@ -1,0 +1,4 @@
+"""TODO"""
+NAME = "mask"
+def run():
+    raise NotImplementedError

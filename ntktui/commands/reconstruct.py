@@ -1,0 +1,4 @@
+"""TODO"""
+NAME = "reconstruct"
+def run():
+    raise NotImplementedError

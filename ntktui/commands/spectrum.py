@@ -1,0 +1,104 @@
+"""Singular-value spectrum of the shallow network's Jacobian A_ij = φ(s(x_i − b_j)) (seed 003 Fig. 3)."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+from ntktui import options
+
+NAME = "spectrum"
+DEFAULT_ACTS = ("heaviside", "relu", "sinc")
+
+
+def run(
+    act: options.Acts = None,
+    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples N (default: M)."),
+    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    dtype: options.Dtype = "float64",
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    start = time.perf_counter()
+    acts = list(act or DEFAULT_ACTS)
+    samples = width if samples is None else samples
+    options.check_finite(scale, "--scale")
+
+    from engine import backend
+    from engine.activations import get
+    from engine.shallow import check_sizes, spectrum
+
+    import_s = time.perf_counter() - start
+    activations = [get(a) for a in acts]  # validate every name before computing anything
+    dt = backend.resolve_dtype(dtype)
+    check_sizes(samples, width, dt)
+    spectra = [spectrum(a, samples, width, scale, dt) for a in activations]
+    payload = {
+        "samples": samples,
+        "width": width,
+        "dtype": dt.name,
+        "device": backend.default_device_name(),
+        "results": [result_json(s) for s in spectra],
+        "timings": {
+            "import_s": import_s,
+            "compile_s": sum(s.compile_s for s in spectra),
+            "compute_s": sum(s.compute_s for s in spectra),
+        },
+    }
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json(payload)
+        return
+    show_spectra(spectra, plot_width)
+
+
+def result_json(s) -> dict:
+    """σ and σ/σ₁ with values below the round-off floor as null (they are noise, not results)."""
+    resolved = s.resolved
+    return {
+        "activation": s.activation,
+        "scale": s.scale,
+        "singular_values": [float(v) if ok else None for v, ok in zip(s.singular_values, resolved)],
+        "normalized": [float(v) if ok else None for v, ok in zip(s.normalized, resolved)],
+        "floor": s.floor,
+        "below_floor": int((~resolved).sum()),
+    }
+
+
+def spectrum_plot(spectra):
+    from ntktui.render import Plot, Series
+
+    series = []
+    for s in spectra:
+        keep = s.resolved
+        k = (1 + __import__("numpy").arange(s.singular_values.size))[keep]
+        series.append(Series(f"{s.activation} s={s.scale:g}", k, s.normalized[keep]))
+    floor = min(s.floor / s.singular_values[0] for s in spectra)
+    return Plot(
+        title=f"Normalised singular values σ_k/σ₁  (N={spectra[0].samples}, M={spectra[0].width})",
+        xlabel="k", ylabel="σ_k/σ₁", series=series, log_y=True,
+        hlines=[(floor, "round-off floor")] if any((~s.resolved).any() for s in spectra) else [],
+    )
+
+
+def show_spectra(spectra, plot_width=None):
+    import numpy as np
+
+    from ntktui.output import show, table
+    from ntktui.render import render
+
+    rows = []
+    for s in spectra:
+        n = s.normalized
+        last = "below floor" if not s.resolved[-1] else n[-1]
+        rows.append((s.activation, s.scale, s.singular_values[0], int((n > 0.5).sum()),
+                     int(np.searchsorted(-n, -1e-3)), last, int((~s.resolved).sum())))
+    show(
+        render(spectrum_plot(spectra), width=plot_width),
+        table("Spectrum", ["activation", "scale", "σ₁", "#σ/σ₁>½", "#σ/σ₁>1e-3", "σ_N/σ₁",
+                           "below floor"], rows),
+    )

@@ -1,0 +1,4 @@
+"""TODO"""
+NAME = "spline"
+def run():
+    raise NotImplementedError

@@ -1,0 +1,57 @@
+"""Options shared by several commands, declared once, and parsers for list-valued options."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+
+from ntktui.errors import UserError
+
+Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
+Acts = Annotated[
+    Optional[List[str]],
+    typer.Option("--act", "-a", help="Activation (repeatable): heaviside, tanh, relu, reluK, gelu, "
+                 "silu, sinc, gaussian, cos, sin, abs, linear, abrelu(a,b), erf."),
+]
+Dtype = Annotated[str, typer.Option("--dtype", help="float64 (default) or float32.")]
+PlotWidth = Annotated[Optional[int], typer.Option("--plot-width", help="Plot width in columns.")]
+
+
+def parse_int_list(text: str, name: str) -> list[int]:
+    """'4,8,16' → [4, 8, 16]; also 'a:b' (inclusive) and 'a:b:step'."""
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                bits = [int(b) for b in part.split(":")]
+                if len(bits) not in (2, 3) or (len(bits) == 3 and bits[2] <= 0):
+                    raise ValueError
+                step = bits[2] if len(bits) == 3 else 1
+                out.extend(range(bits[0], bits[1] + 1, step))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise UserError(f"{name} must be integers like 4,8,16 or a range 1:30, got {text!r}") from None
+    if not out:
+        raise UserError(f"{name} is empty")
+    if any(v <= 0 for v in out):
+        raise UserError(f"{name} values must be positive, got {text!r}")
+    return out
+
+
+def check_finite(value: float, name: str) -> float:
+    import math
+
+    if not math.isfinite(value):
+        raise UserError(f"{name} must be a finite number, got {value}")
+    return value
+
+
+def check_positive(value: float, name: str) -> float:
+    check_finite(value, name)
+    if value <= 0:
+        raise UserError(f"{name} must be positive, got {value}")
+    return value

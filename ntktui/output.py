@@ -1,0 +1,104 @@
+"""What every command writes: one JSON object on stdout (--json), or a plot and a table.
+
+Diagnostics and progress go to stderr so that stdout stays data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from contextlib import contextmanager
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+def to_jsonable(obj):
+    """numpy arrays and scalars as plain JSON; non-finite floats as null."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def emit_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(payload)) + "\n")
+    sys.stdout.flush()
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console()
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def show(*blocks) -> None:
+    """Print plot text (str, ANSI allowed) and rich renderables to stdout, in order."""
+    from rich.text import Text
+
+    console = stdout_console()
+    for block in blocks:
+        if isinstance(block, str):
+            console.print(Text.from_ansi(block), soft_wrap=True)
+        else:
+            console.print(block)
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence]):
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*(fmt(v) for v in row))
+    return t
+
+
+def fmt(value) -> str:
+    """Numbers as a person reads them in a table."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    f = float(value)
+    if not math.isfinite(f):
+        return "—"
+    if f != 0 and (abs(f) >= 1e5 or abs(f) < 1e-3):
+        return f"{f:.3e}"
+    return f"{f:.4g}"
+
+
+@contextmanager
+def progress(description: str, total: int, enabled: bool = True):
+    """A rich progress bar on stderr; yields advance()."""
+    if not enabled:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -1,0 +1,164 @@
+"""The one renderer: explicit plot descriptions turned into text by plotext.
+
+The CLI prints the text; the dashboard shows the same text in a widget, so a plot looks the same
+in both. plotext keeps global state, so every build holds a lock (the dashboard renders from
+worker threads).
+
+Log axes: plotext 5's own log scale takes log10 of the stored data on every build and fails on a
+second one, so log plots store log10 of the values on a linear axis and label the ticks 10^k.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+_LOCK = threading.Lock()
+COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "gray")
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    x: Sequence[float]
+    y: Sequence[float]
+    scatter: bool = False
+
+
+@dataclass(frozen=True)
+class Plot:
+    title: str
+    xlabel: str
+    ylabel: str
+    series: Sequence[Series]
+    log_x: bool = False
+    log_y: bool = False
+    hlines: Sequence[tuple[float, str]] = ()  # (value, label), e.g. a round-off floor
+    ylim: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class ImageGrid:
+    """Small images side by side (2-D principal components), one row of panels per group."""
+
+    title: str
+    rows: Sequence[tuple[str, Sequence[np.ndarray]]]  # (row label, images)
+    panel_titles: Sequence[str] = field(default_factory=tuple)
+
+
+def use_color() -> bool:
+    return "NO_COLOR" not in os.environ
+
+
+def _finite_log10(values, enabled: bool):
+    arr = np.asarray(values, dtype=np.float64)
+    if not enabled:
+        return arr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(arr)
+    return out
+
+
+def _log_ticks(lo: float, hi: float, max_ticks: int = 8):
+    """Tick positions (in log10 units) at whole decades, thinned to at most max_ticks."""
+    first, last = math.floor(lo), math.ceil(hi)
+    decades = list(range(first, last + 1))
+    step = max(1, math.ceil(len(decades) / max_ticks))
+    decades = decades[::step]
+    return decades, [_decade_label(d) for d in decades]
+
+
+def _decade_label(d: int) -> str:
+    if -2 <= d <= 3:
+        return f"{10.0 ** d:g}"
+    return f"1e{d}"
+
+
+def render(plot: Plot, width: int | None = None, height: int | None = None,
+           color: bool | None = None) -> str:
+    """The plot as text (ANSI-coloured unless colour is off)."""
+    import plotext as plt
+
+    color = use_color() if color is None else color
+    with _LOCK:
+        plt.clf()
+        plt.plotsize(width or _default_width(), height or 20)
+        plt.title(plot.title)
+        plt.xlabel(plot.xlabel)
+        plt.ylabel(plot.ylabel)
+        ylo, yhi = math.inf, -math.inf
+        xlo, xhi = math.inf, -math.inf
+        for i, s in enumerate(plot.series):
+            x = _finite_log10(s.x, plot.log_x)
+            y = _finite_log10(s.y, plot.log_y)
+            keep = np.isfinite(x) & np.isfinite(y)
+            if not keep.any():
+                continue
+            x, y = x[keep], y[keep]
+            ylo, yhi = min(ylo, y.min()), max(yhi, y.max())
+            xlo, xhi = min(xlo, x.min()), max(xhi, x.max())
+            draw = plt.scatter if s.scatter else plt.plot
+            draw(x.tolist(), y.tolist(), label=s.label, color=COLORS[i % len(COLORS)],
+                 marker="braille" if not s.scatter else "dot")
+        for value, label in plot.hlines:
+            v = math.log10(value) if plot.log_y and value > 0 else value
+            if math.isfinite(v):
+                plt.hline(v, "gray")
+                ylo, yhi = min(ylo, v), max(yhi, v)
+        if plot.ylim is not None:
+            lo, hi = (math.log10(v) for v in plot.ylim) if plot.log_y else plot.ylim
+            plt.ylim(lo, hi)
+            ylo, yhi = lo, hi
+        if plot.log_y and math.isfinite(ylo):
+            plt.yticks(*_log_ticks(ylo, yhi))
+        if plot.log_x and math.isfinite(xlo):
+            plt.xticks(*_log_ticks(xlo, xhi))
+        if not color:
+            plt.clc()
+        else:
+            plt.theme("pro")
+        return plt.build()
+
+
+def render_images(grid: ImageGrid, width: int | None = None, color: bool | None = None) -> str:
+    """Images as a grid of heat maps, one plotext subplot per image."""
+    import plotext as plt
+
+    color = use_color() if color is None else color
+    nrows = len(grid.rows)
+    ncols = max(len(images) for _, images in grid.rows)
+    width = width or _default_width()
+    panel_w = max(12, width // ncols)
+    panel_h = max(6, panel_w // 2)
+    with _LOCK:
+        plt.clf()
+        plt.subplots(nrows, ncols)
+        plt.plotsize(panel_w * ncols, panel_h * nrows)
+        for r, (label, images) in enumerate(grid.rows, start=1):
+            for c, image in enumerate(images, start=1):
+                plt.subplot(r, c)
+                img = np.asarray(image, dtype=np.float64)
+                span = np.ptp(img) or 1.0
+                scaled = ((img - img.min()) / span * 255).round().astype(int)
+                plt.matrix_plot(scaled.tolist())
+                plt.title(f"{label} {c}" if not grid.panel_titles else grid.panel_titles[c - 1])
+                plt.xticks([])
+                plt.yticks([])
+        if not color:
+            plt.clc()
+        text = plt.build()
+        plt.clf()
+        return f"{grid.title}\n{text}"
+
+
+def _default_width() -> int:
+    try:
+        cols = os.get_terminal_size().columns
+    except OSError:
+        cols = 100
+    return max(40, min(cols, 120))
