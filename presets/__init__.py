@@ -1,0 +1,1 @@
+"""Declarative study presets (TOML), shipped with the package; see issue 5."""
