@@ -192,10 +192,15 @@ def _abrelu(a: float, b: float) -> Activation:
     return Activation(f"abrelu({a:g},{b:g})", fn, deriv, "abrelu", None, (a, b))
 
 
-@functools.lru_cache(maxsize=None)
 def get(spec: str) -> Activation:
-    """The activation a name stands for; cached so jit sees one object per name."""
-    key = spec.strip().lower()
+    """The activation a name stands for (case and spaces ignored)."""
+    return _lookup(spec.strip().lower().replace(" ", ""))
+
+
+@functools.lru_cache(maxsize=None)
+def _lookup(key: str) -> Activation:
+    # Cached so that jit, which keys on the Activation object, compiles once per activation.
+    spec = key
     if key in BASE:
         return BASE[key]
     m = _RELU_K.match(key)

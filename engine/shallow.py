@@ -27,8 +27,8 @@ _SVD_WORK_COPIES = 4
 
 
 def grid(n: int, dtype=jnp.float64) -> jnp.ndarray:
-    """n equally spaced points in [0, 1): (i − 1)/n, i = 1..n."""
-    return jnp.arange(n, dtype=dtype) / n
+    """n equally spaced points in [0, 1): (i − 1)/n, i = 1..n (computed eagerly, outside jit)."""
+    return jnp.asarray(np.arange(n) / n, dtype=dtype)
 
 
 @partial(jax.jit, static_argnames=("act",))
@@ -92,18 +92,23 @@ _PROGRAMS: dict = {}
 
 
 def _spectrum_program(act: Activation, samples: int, width: int, dtype_name: str):
-    """The compiled (scale ↦ σ) program for these sizes and the seconds its compilation took now
-    (0 when it was already compiled): callers report compilation apart from computation."""
+    """The compiled (x, b, scale ↦ σ) program for these sizes and the seconds its compilation
+    took now (0 when it was already compiled): callers report compilation apart from computation.
+    The grids are arguments, not traced constants: XLA may rewrite (i − j)/n inside a program so
+    that x_i − b_i is not exactly 0, which flips heaviside's diagonal."""
     key = (act, samples, width, dtype_name)
     if key in _PROGRAMS:
         return _PROGRAMS[key], 0.0
     dtype = jnp.dtype(dtype_name)
 
-    def program(scale):
-        return singular_values(jacobian(act, grid(samples, dtype), grid(width, dtype), scale))
+    def program(x, b, scale):
+        return singular_values(jacobian(act, x, b, scale))
 
     start = time.perf_counter()
-    compiled = jax.jit(program).lower(jax.ShapeDtypeStruct((), dtype)).compile()
+    compiled = jax.jit(program).lower(
+        jax.ShapeDtypeStruct((samples,), dtype), jax.ShapeDtypeStruct((width,), dtype),
+        jax.ShapeDtypeStruct((), dtype),
+    ).compile()
     _PROGRAMS[key] = compiled
     return compiled, time.perf_counter() - start
 
@@ -117,7 +122,7 @@ def spectrum(
     dtype = jnp.dtype(dtype)
     compiled, compile_s = _spectrum_program(act, samples, width, dtype.name)
     start = time.perf_counter()
-    sigma = np.asarray(compiled(jnp.asarray(scale, dtype)))
+    sigma = np.asarray(compiled(grid(samples, dtype), grid(width, dtype), jnp.asarray(scale, dtype)))
     compute_s = time.perf_counter() - start
     return Spectrum(act.name, float(scale), samples, width, sigma,
                     roundoff_floor(sigma[0], (samples, width), dtype), compile_s, compute_s)

@@ -1,0 +1,93 @@
+"""The CLI's contract: fast help without JAX, one JSON object, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import sys
+from ntktui.cli import main
+code = main({argv!r})
+heavy = sorted(m for m in ('jax', 'textual', 'engine.shallow') if m in sys.modules)
+print('HEAVY=' + ','.join(heavy), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["spectrum", "--help"], ["reconstruct", "--help"]])
+def test_help_imports_neither_jax_nor_textual(argv):
+    done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Usage" in done.stdout
+    assert "HEAVY=\n" in done.stderr
+
+
+def test_spectrum_never_imports_textual():
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv=["spectrum", "--act", "relu", "--width", "8", "--json"])],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "textual" not in done.stderr.split("HEAVY=")[1]
+
+
+def test_spectrum_json_is_one_object_with_its_arrays(ntk):
+    res = ntk("spectrum", "--act", "sinc", "--act", "relu", "--width", "32", "--scale", "8", "--json")
+    assert res.code == 0, res.err
+    assert res.out.count("\n") == 1
+    data = res.json()
+    assert data["samples"] == data["width"] == 32
+    assert [r["activation"] for r in data["results"]] == ["sinc", "relu"]
+    for r in data["results"]:
+        assert len(r["singular_values"]) == len(r["normalized"]) == 32
+        assert r["normalized"][0] == 1.0
+        assert r["scale"] == 8.0
+    assert set(data["timings"]) == {"import_s", "compile_s", "compute_s"}
+
+
+def test_spectrum_json_hides_values_below_the_floor(ntk):
+    # relu3's spectrum at N = 64 falls below float32's round-off floor
+    data = ntk("spectrum", "--act", "relu3", "--width", "64", "--dtype", "float32", "--json").json()
+    r = data["results"][0]
+    assert r["below_floor"] > 0
+    assert r["normalized"].count(None) == r["below_floor"]
+    assert all(v is None or v * r["singular_values"][0] > r["floor"] for v in r["normalized"])
+
+
+def test_spectrum_human_output_has_plot_and_table(ntk):
+    res = ntk("spectrum", "--act", "heaviside", "--width", "16", "--plot-width", "60")
+    assert res.code == 0, res.err
+    assert "σ_k/σ₁" in res.out and "heaviside" in res.out and "Spectrum" in res.out
+
+
+def test_through_typer_runner():
+    from typer.testing import CliRunner
+
+    from ntktui.cli import app
+
+    result = CliRunner().invoke(app, ["spectrum", "--act", "tanh", "--width", "8", "--json"])
+    assert result.exit_code == 0
+    assert '"activation": "tanh"' in result.stdout
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["spectrum", "--act", "nope"], "valid names: heaviside"),
+    (["spectrum", "--width", "0"], "must be positive"),
+    (["spectrum", "--samples", "-3"], "must be positive"),
+    (["spectrum", "--scale", "inf"], "finite"),
+    (["spectrum", "--scale", "nan"], "finite"),
+    (["spectrum", "--width", "abc"], "--width"),
+    (["spectrum", "--dtype", "float16"], "dtype"),
+    (["spectrum", "--width", "2000000"], "would need"),
+    (["no-such-command"], "No such command"),
+])
+def test_bad_input_is_one_line_exit_2(ntk, argv, needle):
+    res = ntk(*argv)
+    assert res.code == 2
+    assert res.out == ""
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ntk: error:")
+    assert needle in lines[0]
