@@ -50,12 +50,12 @@ def stderr_console():
 
 
 def show(*blocks) -> None:
-    """Print plot text (str, ANSI allowed) and rich renderables to stdout, in order."""
+    """Print plot text (str with ANSI) and rich renderables or markup strings to stdout, in order."""
     from rich.text import Text
 
     console = stdout_console()
     for block in blocks:
-        if isinstance(block, str):
+        if isinstance(block, str) and "\x1b[" in block or isinstance(block, str) and "\n" in block:
             console.print(Text.from_ansi(block), soft_wrap=True)
         else:
             console.print(block)
@@ -91,8 +91,10 @@ def fmt(value) -> str:
 
 
 @contextmanager
-def progress(description: str, total: int, enabled: bool = True):
-    """A rich progress bar on stderr; yields advance()."""
+def progress(description: str, total: int, enabled: bool | None = None):
+    """A rich progress bar on stderr (by default only when stderr is a terminal); yields advance()."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
     if not enabled:
         yield lambda n=1: None
         return

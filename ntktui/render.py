@@ -20,6 +20,8 @@ import numpy as np
 
 _LOCK = threading.Lock()
 COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "gray")
+# Without colour, series are told apart by their marker instead.
+MONO_MARKERS = ("•", "+", "x", "o", "*", "#", "~", "^")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,23 @@ def _decade_label(d: int) -> str:
     return f"1e{d}"
 
 
+def _integral(values) -> bool:
+    arr = np.asarray(values, dtype=np.float64)
+    return arr.size > 0 and bool(np.all(arr == np.round(arr)))
+
+
+def _integer_ticks(lo: float, hi: float, count: int = 6) -> list[int]:
+    """Whole-number ticks at a 1-2-5 step covering [lo, hi]."""
+    span = max(hi - lo, 1.0)
+    raw = span / (count - 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    step = max(1, int(step))
+    first = int(math.ceil(lo / step) * step)
+    ticks = list(range(first, int(hi) + 1, step))
+    return sorted(set([int(lo)] + ticks))
+
+
 def render(plot: Plot, width: int | None = None, height: int | None = None,
            color: bool | None = None) -> str:
     """The plot as text (ANSI-coloured unless colour is off)."""
@@ -103,8 +122,11 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
             ylo, yhi = min(ylo, y.min()), max(yhi, y.max())
             xlo, xhi = min(xlo, x.min()), max(xhi, x.max())
             draw = plt.scatter if s.scatter else plt.plot
-            draw(x.tolist(), y.tolist(), label=s.label, color=COLORS[i % len(COLORS)],
-                 marker="braille" if not s.scatter else "dot")
+            if color:
+                marker = "dot" if s.scatter else "braille"
+            else:
+                marker = MONO_MARKERS[i % len(MONO_MARKERS)]
+            draw(x.tolist(), y.tolist(), label=s.label, color=COLORS[i % len(COLORS)], marker=marker)
         for value, label in plot.hlines:
             v = math.log10(value) if plot.log_y and value > 0 else value
             if math.isfinite(v):
@@ -118,6 +140,9 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
             plt.yticks(*_log_ticks(ylo, yhi))
         if plot.log_x and math.isfinite(xlo):
             plt.xticks(*_log_ticks(xlo, xhi))
+        elif math.isfinite(xlo) and all(_integral(s.x) for s in plot.series):
+            ticks = _integer_ticks(xlo, xhi)
+            plt.xticks(ticks, [str(t) for t in ticks])
         if not color:
             plt.clc()
         else:

@@ -35,7 +35,13 @@ def run(
     activations = [get(a) for a in acts]  # validate every name before computing anything
     dt = backend.resolve_dtype(dtype)
     check_sizes(samples, width, dt)
-    spectra = [spectrum(a, samples, width, scale, dt) for a in activations]
+    from ntktui.output import progress
+
+    spectra = []
+    with progress("spectra", len(activations)) as advance:
+        for a in activations:
+            spectra.append(spectrum(a, samples, width, scale, dt))
+            advance()
     payload = {
         "samples": samples,
         "width": width,
@@ -70,12 +76,14 @@ def result_json(s) -> dict:
 
 
 def spectrum_plot(spectra):
+    import numpy as np
+
     from ntktui.render import Plot, Series
 
     series = []
     for s in spectra:
         keep = s.resolved
-        k = (1 + __import__("numpy").arange(s.singular_values.size))[keep]
+        k = np.arange(1, s.singular_values.size + 1)[keep]
         series.append(Series(f"{s.activation} s={s.scale:g}", k, s.normalized[keep]))
     floor = min(s.floor / s.singular_values[0] for s in spectra)
     return Plot(
@@ -99,6 +107,7 @@ def show_spectra(spectra, plot_width=None):
                      int(np.searchsorted(-n, -1e-3)), last, int((~s.resolved).sum())))
     show(
         render(spectrum_plot(spectra), width=plot_width),
-        table("Spectrum", ["activation", "scale", "σ₁", "#σ/σ₁>½", "#σ/σ₁>1e-3", "σ_N/σ₁",
-                           "below floor"], rows),
+        table("Spectrum", ["act", "s", "σ₁", ">½", ">1e-3", "σ_N/σ₁", "<floor"], rows),
+        "[dim]>½, >1e-3: how many σ_k/σ₁ exceed ½ and 1e-3; <floor: values below the round-off "
+        "floor, not shown as numbers.[/dim]",
     )
