@@ -1,4 +1,172 @@
-"""TODO"""
+"""Reconstruct a 1-D signal with a shallow network regularised by GD: PSNR against the number of
+active components k, varying the iterations (a) or the activation scale (b), against a DST
+baseline (seed 003 Fig. 6)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ntktui import options
+
 NAME = "reconstruct"
-def run():
-    raise NotImplementedError
+DEFAULT_ACTS = ("tanh", "relu", "sinc", "gaussian")
+STRATEGY_CHOICES = ("iterations", "scale", "both")
+STRATEGY_TITLES = {"iterations": "(a) iterations", "scale": "(b) scale"}
+# Relative rise at which a curve counts as tracking the DST baseline (the test of Fig. 6's claims).
+TRACKS_DST = 0.5
+
+
+def run(
+    act: options.Acts = None,
+    k: str = typer.Option("4,8,16,32,64,128", "--k", "-k",
+                          help="Active component counts k: 4,8,16 or a range 1:30."),
+    strategy: str = typer.Option("both", "--strategy",
+                                 help="iterations (a: s = M, T from k), scale (b: s = k, T fixed) "
+                                 "or both."),
+    image: Optional[str] = typer.Option(None, "--image", help="Image file to take a row from "
+                                        "(default: the camera photograph from scikit-image)."),
+    row: Optional[int] = typer.Option(None, "--row", "-r", help="Image row (default 100)."),
+    signal: Optional[str] = typer.Option(None, "--signal",
+                                         help="1-D signal file (.npy, or .csv/.txt numbers)."),
+    width: Optional[int] = typer.Option(None, "--width", "-m",
+                                        help="Network width M (default: training samples N)."),
+    steps: int = typer.Option(50, "--steps", help="Fixed GD iterations T for the scale strategy."),
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    from ntktui import signals
+    from ntktui.errors import UserError
+
+    ks = options.parse_int_list(k, "--k")
+    strategies = parse_strategy(strategy)
+    if steps < 1:
+        raise UserError(f"--steps must be at least 1, got {steps}")
+    sig = signals.load(image=image, row=row, signal=signal)
+
+    from engine import reconstruct as rec
+    from engine.activations import get
+    from engine.shallow import check_sizes
+
+    activations = [get(a) for a in (act or DEFAULT_ACTS)]  # validate every name first
+    split = rec.split_every_other(sig.values)
+    n = split.x_train.size
+    width = n if width is None else width
+    check_sizes(n, width)
+    ks = rec.check_ks(ks, min(width, n))
+    curves = compute(rec, activations, split, ks, strategies, width, steps)
+    dst = rec.dst_psnr(split, ks)
+    payload = {
+        "signal": sig.description,
+        "samples": int(split.x_all.size),
+        "train_samples": int(n),
+        "width": int(width),
+        "k": ks,
+        "dst_psnr": dst,
+        "results": [curve_json(c, rec.relative_rise(c.psnr, dst)) for c in curves],
+    }
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json(payload)
+        return
+    show_reconstruction(payload, curves, split, steps, plot_width)
+
+
+def parse_strategy(text: str) -> tuple[str, ...]:
+    from ntktui.errors import UserError
+
+    if text not in STRATEGY_CHOICES:
+        raise UserError(f"unknown strategy {text!r}; choose one of: {', '.join(STRATEGY_CHOICES)}")
+    return ("iterations", "scale") if text == "both" else (text,)
+
+
+def compute(rec, activations, split, ks, strategies, width, steps):
+    """One curve per (strategy, activation), one progress tick each."""
+    from ntktui.output import progress
+
+    curves = []
+    with progress("reconstructing", len(activations) * len(strategies)) as advance:
+        for strategy in strategies:
+            for a in activations:
+                curves.append(rec.reconstruction_curve(a, split, ks, strategy, width, steps))
+                advance()
+    return curves
+
+
+def curve_json(c, rise: float) -> dict:
+    import math
+
+    return {
+        "activation": c.activation,
+        "strategy": c.strategy,
+        "psnr": c.psnr,
+        "steps": [int(t) if math.isfinite(t) else None for t in c.steps],  # whole GD steps
+        "scale": c.scales,
+        "relative_rise": rise,
+    }
+
+
+def psnr_plot(payload, strategy: str, results):
+    from ntktui.render import Plot, Series
+
+    ks = payload["k"]
+    series = [Series(r["activation"], ks, r["psnr"]) for r in results]
+    series.append(Series("DST", ks, payload["dst_psnr"]))
+    return Plot(title=f"PSNR against k, strategy {STRATEGY_TITLES[strategy]}",
+                xlabel="k (active components)", ylabel="PSNR (dB)", series=series,
+                log_x=len(ks) > 1 and ks[-1] / ks[0] >= 8)
+
+
+def strategy_settings(strategy: str, steps: int, width: int) -> str:
+    if strategy == "iterations":
+        return f"s = M = {width}, η = 1/σ₁², T from k"
+    return f"s = k, η = 1/σ₁², T = {steps}"
+
+
+def psnr_table(payload, strategy: str, results, steps: int):
+    from ntktui.output import table
+
+    ks = payload["k"]
+    rows = [(r["activation"], *r["psnr"], r["relative_rise"], r["relative_rise"] >= TRACKS_DST)
+            for r in results]
+    rows.append(("DST", *payload["dst_psnr"], 1.0, True))
+    return table(f"PSNR (dB), strategy {STRATEGY_TITLES[strategy]}: "
+                 f"{strategy_settings(strategy, steps, payload['width'])}",
+                 ["activation", *(f"k={k}" for k in ks), "rise/DST", "tracks DST"], rows)
+
+
+def steps_table(payload, results):
+    from ntktui.output import table
+
+    return table("GD iterations T used, strategy (a)", ["activation", *(f"k={k}" for k in
+                 payload["k"])], [(r["activation"], *r["steps"]) for r in results])
+
+
+def signal_plot(curves, split, description: str):
+    """The signal and the first activation's reconstructions at the largest k."""
+    from ntktui.render import Plot, Series
+
+    first = [c for c in curves if c.activation == curves[0].activation]
+    series = [Series("signal", split.x_all, split.y_all)]
+    series += [Series(f"{c.activation} {c.strategy} k={c.k[-1]}", split.x_all, c.predictions[-1])
+               for c in first]
+    return Plot(title=f"{description} and its reconstructions", xlabel="x", ylabel="value",
+                series=series)
+
+
+def show_reconstruction(payload, curves, split, steps: int, plot_width=None):
+    from ntktui.output import show
+    from ntktui.render import render
+
+    blocks = []
+    results = payload["results"]
+    for strategy in dict.fromkeys(r["strategy"] for r in results):
+        mine = [r for r in results if r["strategy"] == strategy]
+        blocks += [render(psnr_plot(payload, strategy, mine), width=plot_width),
+                   psnr_table(payload, strategy, mine, steps)]
+        if strategy == "iterations":
+            blocks.append(steps_table(payload, mine))
+    blocks.append(render(signal_plot(curves, split, payload["signal"]), width=plot_width))
+    show(*blocks)
