@@ -150,35 +150,82 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
         return plt.build()
 
 
-def render_images(grid: ImageGrid, width: int | None = None, color: bool | None = None) -> str:
-    """Images as a grid of heat maps, one plotext subplot per image."""
-    import plotext as plt
+_SHADES = " .:-=+*#%@"
+_GAP = 2  # columns between panels
 
+
+def render_images(grid: ImageGrid, width: int | None = None, color: bool | None = None) -> str:
+    """Images as rows of small heat maps, drawn directly (no plotext): with colour each text cell
+    is an upper-half block "▀" whose foreground is one pixel row and background the next, so pixels
+    come out square; without colour, a shade ramp averaged over row pairs. Values map to a
+    diverging blue–white–red scale symmetric about zero, each image on its own scale (a principal
+    component's sign and size are arbitrary)."""
     color = use_color() if color is None else color
-    nrows = len(grid.rows)
-    ncols = max(len(images) for _, images in grid.rows)
     width = width or _default_width()
-    panel_w = max(12, width // ncols)
-    panel_h = max(6, panel_w // 2)
-    with _LOCK:
-        plt.clf()
-        plt.subplots(nrows, ncols)
-        plt.plotsize(panel_w * ncols, panel_h * nrows)
-        for r, (label, images) in enumerate(grid.rows, start=1):
-            for c, image in enumerate(images, start=1):
-                plt.subplot(r, c)
-                img = np.asarray(image, dtype=np.float64)
-                span = np.ptp(img) or 1.0
-                scaled = ((img - img.min()) / span * 255).round().astype(int)
-                plt.matrix_plot(scaled.tolist())
-                plt.title(f"{label} {c}" if not grid.panel_titles else grid.panel_titles[c - 1])
-                plt.xticks([])
-                plt.yticks([])
-        if not color:
-            plt.clc()
-        text = plt.build()
-        plt.clf()
-        return f"{grid.title}\n{text}"
+    ncols = max((len(images) for _, images in grid.rows), default=0)
+    lines = [grid.title]
+    for r, (label, images) in enumerate(grid.rows):
+        if not images:
+            continue
+        panel = _panel_width(images, width, ncols)
+        titles = (list(grid.panel_titles) if grid.panel_titles
+                  else [str(c) for c in range(1, len(images) + 1)])
+        lines.append(label)
+        lines.append((" " * _GAP).join(t[:panel].ljust(panel) for t in titles[:len(images)]))
+        panels = [_panel_lines(_resample(np.asarray(img, dtype=np.float64), panel), color)
+                  for img in images]
+        height = max(len(p) for p in panels)
+        for k in range(height):
+            lines.append((" " * _GAP).join(p[k] if k < len(p) else " " * panel for p in panels))
+    return "\n".join(lines)
+
+
+def _panel_width(images, width: int, ncols: int) -> int:
+    """One column per pixel, shrunk until the panels fit the width."""
+    native = max(np.asarray(img).shape[1] for img in images)
+    fit = (width - _GAP * (ncols - 1)) // max(ncols, 1)
+    return max(4, min(native, fit))
+
+
+def _resample(img: np.ndarray, cols: int) -> np.ndarray:
+    """Nearest-neighbour resampling to `cols` columns, keeping the aspect ratio."""
+    h, w = img.shape
+    rows = max(2, round(h * cols / w))
+    ri = np.minimum((np.arange(rows) * h / rows).astype(int), h - 1)
+    ci = np.minimum((np.arange(cols) * w / cols).astype(int), w - 1)
+    return img[np.ix_(ri, ci)]
+
+
+def _normalise(img: np.ndarray) -> np.ndarray:
+    """Values in [−1, 1], zero kept at zero; non-finite pixels as zero."""
+    img = np.where(np.isfinite(img), img, 0.0)
+    peak = np.abs(img).max()
+    return img / peak if peak > 0 else img
+
+
+def _rgb(v: float) -> tuple[int, int, int]:
+    """Blue (−1) through white (0) to red (+1)."""
+    fade = round(255 * (1 - abs(v)))
+    return (255, fade, fade) if v >= 0 else (fade, fade, 255)
+
+
+def _panel_lines(img: np.ndarray, color: bool) -> list[str]:
+    v = _normalise(img)
+    if v.shape[0] % 2:
+        v = np.vstack([v, v[-1:]])  # an odd last row is drawn twice
+    lines = []
+    for top, bottom in zip(v[0::2], v[1::2]):
+        if color:
+            cells = []
+            for a, b in zip(top, bottom):
+                (r1, g1, b1), (r2, g2, b2) = _rgb(a), _rgb(b)
+                cells.append(f"\x1b[38;2;{r1};{g1};{b1}m\x1b[48;2;{r2};{g2};{b2}m▀")
+            lines.append("".join(cells) + "\x1b[0m")
+        else:
+            level = ((top + bottom) / 2 + 1) / 2  # [−1, 1] → [0, 1]
+            idx = np.clip((level * (len(_SHADES) - 1)).round().astype(int), 0, len(_SHADES) - 1)
+            lines.append("".join(_SHADES[k] for k in idx))
+    return lines
 
 
 def _default_width() -> int:

@@ -1,4 +1,160 @@
-"""TODO"""
+"""Principal components (columns of U) of the shallow Jacobian as functions of x (seed 003 Fig. 4, 5),
+or with --2d as images for rank-one and full-rank first-layer weights beside the 2-D DST basis
+(seed 003 Appendix E, Fig. 9)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ntktui import options
+from ntktui.errors import UserError
+
 NAME = "components"
-def run():
-    raise NotImplementedError
+DEFAULT_ACTS = ("heaviside", "tanh", "relu", "relu2")
+DEFAULT_ACT_2D = "relu"  # seed 003 Fig. 9
+INITS = ("rank-one", "full-rank")
+
+
+def run(
+    act: options.Acts = None,
+    count: int = typer.Option(4, "--count", "-k", help="Number of leading components."),
+    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n",
+                                          help="Samples N (default: M; Fig. 5 uses fewer)."),
+    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    two_d: bool = typer.Option(False, "--2d", help="2-D components as images (Appendix E)."),
+    side: int = typer.Option(24, "--side", help="With --2d: grid side (side² samples)."),
+    seed: int = typer.Option(0, "--seed", help="With --2d: seed of the full-rank directions."),
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    options.check_finite(scale, "--scale")
+    if count <= 0:
+        raise UserError(f"--count must be positive, got {count}")
+    if two_d:
+        payload, show_fn = components_2d(act, count, width, scale, side, seed)
+    else:
+        payload, show_fn = components_1d(act, count, width, samples, scale)
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json(payload)
+        return
+    show_fn(payload, plot_width)
+
+
+def _check_count(count: int, samples: int, width: int) -> None:
+    if samples > 0 and width > 0 and count > min(samples, width):
+        raise UserError(f"--count {count} exceeds the number of components, min(N, M) = "
+                        f"{min(samples, width)}")
+
+
+def components_1d(acts, count, width, samples, scale):
+    samples = width if samples is None else samples
+    _check_count(count, samples, width)
+
+    from engine.activations import get
+    from engine.shallow import check_sizes, principal_components
+
+    activations = [get(a) for a in (acts or DEFAULT_ACTS)]  # validate every name first
+    check_sizes(samples, width, vectors=True)
+    results, x = [], None
+    for a in activations:
+        x, u, sigma = principal_components(a, samples, width, scale, count)
+        results.append({"activation": a.name, "singular_values": sigma[:count],
+                        "components": u.T})
+    payload = {"samples": samples, "width": width, "scale": scale, "count": count, "x": x,
+               "results": results}
+    return payload, show_1d
+
+
+def components_2d(acts, count, width, scale, side, seed):
+    acts = list(acts or [DEFAULT_ACT_2D])
+    if len(acts) != 1:
+        raise UserError(f"--2d shows one activation; got {len(acts)}: {', '.join(acts)}")
+    if side <= 0:
+        raise UserError(f"--side must be positive, got {side}")
+    _check_count(count, side * side, width)
+
+    from engine.activations import get
+    from engine.shallow import dst_basis_2d, principal_components_2d
+
+    a = get(acts[0])
+    results = []
+    for init in INITS:
+        images, sigma = principal_components_2d(a, side, width, scale, init, count, seed)
+        results.append({"init": init, "singular_values": sigma[:count], "components": images})
+    payload = {"side": side, "width": width, "activation": a.name, "scale": scale, "count": count,
+               "seed": seed, "results": results, "dst": dst_basis_2d(side, count)}
+    return payload, show_2d
+
+
+def component_plot(payload: dict, r: dict):
+    from ntktui.render import Plot, Series
+
+    series = [Series(f"PC {k}", payload["x"], u) for k, u in enumerate(r["components"], start=1)]
+    return Plot(title=f"{r['activation']}: principal components  (N={payload['samples']}, "
+                f"M={payload['width']}, s={payload['scale']:g})",
+                xlabel="x", ylabel="u_k(x)", series=series)
+
+
+def zero_crossings(u) -> int:
+    """Sign changes along a component: k − 1 for the k-th vector of a frequency basis."""
+    import numpy as np
+
+    signs = np.sign(np.asarray(u))
+    signs = signs[signs != 0]
+    return int((signs[1:] != signs[:-1]).sum())
+
+
+def show_1d(payload: dict, plot_width=None):
+    from ntktui.output import show, table
+    from ntktui.render import render
+
+    plots = [render(component_plot(payload, r), width=plot_width, height=11)
+             for r in payload["results"]]
+    rows = [(r["activation"], r["singular_values"][0],
+             r["singular_values"][-1] / r["singular_values"][0],
+             " ".join(str(zero_crossings(u)) for u in r["components"]))
+            for r in payload["results"]]
+    show(*plots, table("Leading components", ["activation", "σ₁", f"σ_{payload['count']}/σ₁",
+                                              "sign changes per component"], rows))
+
+
+def variation(images):
+    """Summed |differences| along rows (horizontal) and along columns (vertical) of the images:
+    total variation split by direction."""
+    import numpy as np
+
+    imgs = np.asarray(images)
+    return float(np.abs(np.diff(imgs, axis=2)).sum()), float(np.abs(np.diff(imgs, axis=1)).sum())
+
+
+def show_2d(payload: dict, plot_width=None):
+    import numpy as np
+
+    from ntktui.output import show, table
+    from ntktui.render import ImageGrid, render_images
+
+    side = payload["side"]
+    labels = {"rank-one": f"rank-one w_j = (1/{side}, 1) (Zhang et al.)",
+              "full-rank": f"full-rank: random unit directions (seed {payload['seed']})"}
+    rows = [(labels[r["init"]], list(r["components"])) for r in payload["results"]]
+    rows.append(("2-D DST  sin(πjx)·sin(πky)", list(payload["dst"])))
+    grid = ImageGrid(title=f"{payload['activation']}: leading 2-D principal components  "
+                     f"(side={side}, M={payload['width']}, s={payload['scale']:g})", rows=rows)
+    stats = []
+    for r in payload["results"]:
+        h, v = variation(r["components"])
+        stats.append((r["init"], r["singular_values"][0],
+                      r["singular_values"][-1] / r["singular_values"][0], h + v, h / v if v else None))
+    dst = np.asarray(payload["dst"])
+    dst = dst / np.linalg.norm(dst.reshape(len(dst), -1), axis=1)[:, None, None]
+    h, v = variation(dst)
+    stats.append(("2-D DST", None, None, h + v, h / v))
+    show(render_images(grid, width=plot_width),
+         table("Smoothness of the unit-norm components (lower total variation is smoother)",
+               ["init", "σ₁", f"σ_{payload['count']}/σ₁", "total variation",
+                "horizontal / vertical"], stats))
