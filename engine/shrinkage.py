@@ -75,14 +75,18 @@ def efficient_step(sigma_max):
 
 
 def iterations_for_k(sigma, k, eta=None, tau=TAU_DEFAULT):
-    """T at which the GD mask reaches τ at σ_k (Prop. 4.2): log(1 − τ)/log(1 − ησ_k²).
+    """T at which the GD mask reaches τ at σ_k (Prop. 4.2): log(1 − τ)/log|1 − ησ_k²|.
 
     `k` counts from 1 and may be an array. Returns real T; round up for a whole number of steps.
+    Meaningless for ησ_k² ≥ 2, where GD diverges: callers refuse such η.
     """
     sigma = jnp.asarray(sigma)
     eta = efficient_step(sigma[0]) if eta is None else eta
-    sk = sigma[jnp.asarray(k) - 1]
-    return jnp.log1p(-tau) / jnp.log1p(-eta * sk**2)
+    x = eta * sigma[jnp.asarray(k) - 1] ** 2
+    # For 1 < ησ² < 2 the mask oscillates about 1 with amplitude |1 − ησ²|^T; it stays ≥ τ from
+    # the T where that amplitude is 1 − τ. log1p keeps tiny ησ² (σ_k ≪ σ₁) accurate.
+    decay = jnp.where(x < 1, jnp.log1p(-jnp.minimum(x, 1.0)), jnp.log(jnp.abs(1.0 - x)))
+    return jnp.log1p(-tau) / decay
 
 
 def grey_zone(eta, steps, high=0.99, low=0.01):

@@ -1,4 +1,111 @@
-"""TODO"""
+"""Gradient-descent iterations needed to keep k components active, per activation (seed 003
+Appendix D): T = log(1 − τ)/log(1 − σ_k²/σ₁²) with η = 1/σ₁², k = 1..N."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+from ntktui import options
+from ntktui.commands.mask import resolved_list
+from ntktui.errors import UserError
+
 NAME = "iterations"
-def run():
-    raise NotImplementedError
+DEFAULT_ACTS = ("heaviside", "tanh", "relu", "gelu", "silu", "relu2")
+TABLE_K = (4, 16, 64)
+
+
+def run(
+    act: options.Acts = None,
+    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples N (default: M)."),
+    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    tau: Optional[float] = typer.Option(None, "--tau", help="Mask value that counts a component "
+                                        "as active, in (0, 1) (default 1 − 1/e)."),
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    acts = list(act or DEFAULT_ACTS)
+    samples = width if samples is None else samples
+    options.check_finite(scale, "--scale")
+    if tau is not None and not (0 < tau < 1):  # NaN fails this test too
+        raise UserError(f"--tau must lie strictly between 0 and 1, got {tau}")
+
+    from engine.activations import get
+    from engine.shallow import check_sizes, spectrum
+    from engine.shrinkage import TAU_DEFAULT
+    from ntktui.output import progress
+
+    tau = TAU_DEFAULT if tau is None else tau
+    activations = [get(a) for a in acts]  # validate every name before computing anything
+    check_sizes(samples, width)
+    results = []
+    with progress("spectra", len(activations), enabled=len(activations) > 1 and not json) as advance:
+        for a in activations:
+            results.append(iterations(spectrum(a, samples, width, scale), tau))
+            advance()
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json({"samples": samples, "width": width, "scale": scale, "tau": tau,
+                   "results": [result_json(r) for r in results]})
+        return
+    show_iterations(results, samples, width, scale, tau, plot_width)
+
+
+def iterations(s, tau: float) -> dict:
+    """Whole GD steps (η = 1/σ₁²) after which the mask at σ_k is ≥ τ; None below the floor."""
+    import numpy as np
+
+    from engine.shrinkage import iterations_for_k
+
+    k = np.arange(1, s.singular_values.size + 1)
+    real = np.asarray(iterations_for_k(s.singular_values, k, tau=tau))
+    # At least one step: T = 0 (σ_k = σ₁, where one step already gives mask 1) still takes a step.
+    steps = [max(1, int(np.ceil(t))) if ok else None for t, ok in zip(real, s.resolved)]
+    return {"spectrum": s, "k": k, "iterations": steps}
+
+
+def result_json(r: dict) -> dict:
+    s = r["spectrum"]
+    return {"activation": s.activation, "k": r["k"].tolist(), "iterations": r["iterations"],
+            "normalized": resolved_list(s.normalized, s.resolved)}
+
+
+def table_ks(n: int) -> list[int]:
+    return sorted({min(k, n) for k in (*TABLE_K, max(1, n // 2))})
+
+
+def iterations_plot(results, samples, width, tau):
+    import numpy as np
+
+    from ntktui.render import Plot, Series
+
+    series = []
+    for r in results:
+        keep = np.array([t is not None for t in r["iterations"]])
+        steps = np.array([t for t in r["iterations"] if t is not None], dtype=np.float64)
+        series.append(Series(r["spectrum"].activation, r["k"][keep], steps))
+    return Plot(title=f"GD iterations to keep k components (η = 1/σ₁², τ = {tau:.3f}, "
+                f"N={samples}, M={width})", xlabel="k", ylabel="iterations T",
+                series=series, log_y=True)
+
+
+def show_iterations(results, samples, width, scale, tau, plot_width=None) -> None:
+    from ntktui.output import show, table
+    from ntktui.render import render
+
+    ks = table_ks(len(results[0]["k"]))
+    rows = []
+    for r in results:
+        steps = r["iterations"]
+        # As floats so that fmt writes 1.1e+08 rather than a long run of digit groups.
+        cells = ["below floor" if steps[k - 1] is None else float(steps[k - 1]) for k in ks]
+        rows.append((r["spectrum"].activation, *cells, sum(t is not None for t in steps)))
+    show(
+        render(iterations_plot(results, samples, width, tau), width=plot_width),
+        table(f"GD iterations (scale {scale:g})", ["activation", *(f"T(k={k})" for k in ks),
+                                                   "k resolved"], rows),
+    )

@@ -1,4 +1,177 @@
-"""TODO"""
+"""Regularisers as shrinkage masks on one activation's spectrum: ridge, PCA, gradient descent and
+gradient flow (seed 003 §4). Shows the masks m(σ_k), the GD grey zone and the iterations needed
+to keep k components."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+from ntktui import options
+from ntktui.errors import UserError
+
 NAME = "mask"
-def run():
-    raise NotImplementedError
+MASKS = ("ridge", "pca", "gd", "flow")
+
+
+def run(
+    act: str = typer.Option("relu", "--act", "-a", help="Activation (one), e.g. relu, tanh, relu2."),
+    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples N (default: M)."),
+    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    eta: float = typer.Option(1.0, "--eta", help="GD step η as a multiple of 1/σ₁² (stable below 2)."),
+    steps: float = typer.Option(1000, "--steps", "-T", help="GD steps T, a whole number (1e6 is fine)."),
+    lam: float = typer.Option(1e-4, "--lam", help="Ridge λ as a multiple of σ₁²."),
+    k: int = typer.Option(16, "--k", "-k", help="Components PCA keeps; also the k whose GD "
+                          "iterations are reported."),
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    start = time.perf_counter()
+    samples = width if samples is None else samples
+    check_inputs(scale, eta, steps, lam, k)
+
+    from engine.activations import get
+    from engine.shallow import spectrum
+
+    import_s = time.perf_counter() - start
+    s = spectrum(get(act), samples, width, scale)
+    if k > s.singular_values.size:
+        raise UserError(f"--k {k} exceeds the {s.singular_values.size} singular values of a "
+                        f"{samples} × {width} Jacobian")
+    result = compute(s, eta, steps, lam, k)
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json(payload(s, result, import_s))
+        return
+    show_masks(s, result, plot_width)
+
+
+def check_inputs(scale: float, eta: float, steps: float, lam: float, k: int) -> None:
+    """Refuse bad input before any computation, each with a message that says what to change."""
+    options.check_finite(scale, "--scale")
+    options.check_positive(eta, "--eta")
+    if eta >= 2:
+        raise UserError(f"--eta {eta:g} is unstable: gradient descent diverges for η ≥ 2/σ₁²; "
+                        "choose --eta below 2 (1 is the efficient step)")
+    options.check_positive(steps, "--steps")
+    if steps < 1 or not float(steps).is_integer():
+        raise UserError(f"--steps must be a whole number ≥ 1, got {steps:g}")
+    options.check_positive(lam, "--lam")
+    if k < 1:
+        raise UserError(f"--k must be at least 1, got {k}")
+
+
+def compute(s, eta_rel: float, steps: float, lam_rel: float, k: int) -> dict:
+    """The four masks over σ, the grey zone and the iterations for k; η and λ in absolute units."""
+    import numpy as np
+
+    from engine import shrinkage as sh
+
+    sigma = s.singular_values
+    s1 = float(sigma[0])
+    eta, lam = eta_rel / s1**2, lam_rel * s1**2
+    masks = {
+        "ridge": sh.ridge_mask(sigma, lam),
+        "pca": sh.pca_mask(sigma, k=k),
+        "gd": sh.gd_mask(sigma, eta, steps),
+        "flow": sh.flow_mask(sigma, eta, steps),
+    }
+    masks = {name: np.asarray(m) for name, m in masks.items()}
+    grey = sh.grey_zone(eta, steps)
+    grey.update(normalized_high=grey["sigma_high"] / s1, normalized_low=grey["sigma_low"] / s1)
+    iters = float(sh.iterations_for_k(sigma, k, eta)) if s.resolved[k - 1] else None
+    return {"eta": eta, "eta_relative": eta_rel, "lambda": lam, "lambda_relative": lam_rel,
+            "steps": steps, "k": k, "masks": masks, "grey_zone": grey, "iterations_for_k": iters}
+
+
+def depends_on_sigma(name: str) -> bool:
+    # The PCA mask here counts indices; the others are functions of σ and so are noise below the floor.
+    return name != "pca"
+
+
+def resolved_list(values, keep) -> list:
+    """Floats, with None where `keep` is False (values below the round-off floor are not results)."""
+    return [float(v) if ok else None for v, ok in zip(values, keep)]
+
+
+def payload(s, r: dict, import_s: float) -> dict:
+    from ntktui.commands.spectrum import result_json
+
+    spec = result_json(s)
+    everywhere = [True] * s.singular_values.size
+    masks = {name: resolved_list(m, s.resolved if depends_on_sigma(name) else everywhere)
+             for name, m in r["masks"].items()}
+    return {
+        "activation": s.activation, "scale": s.scale, "samples": s.samples, "width": s.width,
+        "eta": r["eta"], "eta_relative": r["eta_relative"], "steps": r["steps"],
+        "lambda": r["lambda"], "lambda_relative": r["lambda_relative"], "k": r["k"],
+        "tau": _tau(), "singular_values": spec["singular_values"], "normalized": spec["normalized"],
+        "floor": s.floor, "masks": masks, "kept_above_half": kept_above_half(s, r["masks"]),
+        "grey_zone": r["grey_zone"], "iterations_for_k": r["iterations_for_k"],
+        "timings": {"import_s": import_s, "compile_s": s.compile_s, "compute_s": s.compute_s},
+    }
+
+
+def _tau() -> float:
+    from engine.shrinkage import TAU_DEFAULT
+
+    return TAU_DEFAULT
+
+
+def kept_above_half(s, masks: dict) -> dict:
+    """Components each mask keeps above ½, counting only σ above the round-off floor."""
+    return {name: int(((m > 0.5) & (s.resolved | (not depends_on_sigma(name)))).sum())
+            for name, m in masks.items()}
+
+
+def mask_plot(s, r: dict):
+    import numpy as np
+
+    from ntktui.render import Plot, Series
+
+    index = np.arange(1, s.singular_values.size + 1)
+    labels = {
+        "ridge": f"ridge λ={r['lambda_relative']:g}·σ₁²",
+        "pca": f"PCA k={r['k']}",
+        "gd": f"GD η={r['eta_relative']:g}/σ₁², T={r['steps']:g}",
+        "flow": f"flow ηT={r['eta_relative'] * r['steps']:g}/σ₁²",
+    }
+    series = []
+    for name in MASKS:
+        keep = s.resolved if depends_on_sigma(name) else np.ones_like(s.resolved)
+        series.append(Series(labels[name], index[keep], r["masks"][name][keep]))
+    return Plot(title=f"Shrinkage masks m(σ_k), {s.activation} s={s.scale:g} "
+                f"(N={s.samples}, M={s.width})", xlabel="k", ylabel="m(σ_k)", series=series,
+                hlines=[(0.5, "½")], ylim=(-0.02, 1.02))
+
+
+def show_masks(s, r: dict, plot_width=None) -> None:
+    from ntktui.commands.spectrum import spectrum_plot
+    from ntktui.output import show, table
+    from ntktui.render import render
+
+    kept = kept_above_half(s, r["masks"])
+    settings = {"ridge": f"λ = {r['lambda']:.3e}", "pca": f"k = {r['k']}",
+                "gd": f"η = {r['eta']:.3e}, T = {r['steps']:g}",
+                "flow": f"ηT = {r['eta'] * r['steps']:.3e}"}
+    g = r["grey_zone"]
+    iters = r["iterations_for_k"]
+    gd_rows = [
+        ("σ where GD mask = 0.99", g["sigma_high"], g["normalized_high"]),
+        ("σ where GD mask = 0.01", g["sigma_low"], g["normalized_low"]),
+        ("grey-zone ratio", g["ratio"], None),
+        ("grey-zone width (dB)", g["db"], None),
+        (f"GD iterations to keep k={r['k']} (mask {_tau():.3f})",
+         "below floor" if iters is None else iters, None),
+    ]
+    show(
+        render(mask_plot(s, r), width=plot_width),
+        render(spectrum_plot([s]), width=plot_width),
+        table("Masks", ["mask", "setting", "#kept > ½"],
+              [(name, settings[name], kept[name]) for name in MASKS]),
+        table("Gradient descent", ["quantity", "value", "σ/σ₁"], gd_rows),
+    )
