@@ -32,6 +32,11 @@ def to_jsonable(obj):
     return obj
 
 
+def resolved_list(values, keep) -> list:
+    """Floats, with None where `keep` is False (values below the round-off floor are not results)."""
+    return [float(v) if ok else None for v, ok in zip(values, keep)]
+
+
 def emit_json(payload: dict) -> None:
     sys.stdout.write(json.dumps(to_jsonable(payload)) + "\n")
     sys.stdout.flush()

@@ -14,6 +14,6 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   echo "ntk: setting up $VENV (first run only) ..." >&2
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test${NTK_EXTRA:+,$NTK_EXTRA}]" >&2
+  PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test${NTK_EXTRA:+,$NTK_EXTRA}]" >&2
   echo "$want" > "$STAMP"
 fi

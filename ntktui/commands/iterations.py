@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from ntktui import options
-from ntktui.commands.mask import resolved_list
 from ntktui.errors import UserError
 
 NAME = "iterations"
@@ -69,6 +68,8 @@ def iterations(s, tau: float) -> dict:
 
 
 def result_json(r: dict) -> dict:
+    from ntktui.output import resolved_list
+
     s = r["spectrum"]
     return {"activation": s.activation, "k": r["k"].tolist(), "iterations": r["iterations"],
             "normalized": resolved_list(s.normalized, s.resolved)}

@@ -93,13 +93,9 @@ def depends_on_sigma(name: str) -> bool:
     return name != "pca"
 
 
-def resolved_list(values, keep) -> list:
-    """Floats, with None where `keep` is False (values below the round-off floor are not results)."""
-    return [float(v) if ok else None for v, ok in zip(values, keep)]
-
-
 def payload(s, r: dict, import_s: float) -> dict:
     from ntktui.commands.spectrum import result_json
+    from ntktui.output import resolved_list
 
     spec = result_json(s)
     everywhere = [True] * s.singular_values.size

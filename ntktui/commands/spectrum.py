@@ -64,12 +64,14 @@ def run(
 
 def result_json(s) -> dict:
     """σ and σ/σ₁ with values below the round-off floor as null (they are noise, not results)."""
+    from ntktui.output import resolved_list
+
     resolved = s.resolved
     return {
         "activation": s.activation,
         "scale": s.scale,
-        "singular_values": [float(v) if ok else None for v, ok in zip(s.singular_values, resolved)],
-        "normalized": [float(v) if ok else None for v, ok in zip(s.normalized, resolved)],
+        "singular_values": resolved_list(s.singular_values, resolved),
+        "normalized": resolved_list(s.normalized, resolved),
         "floor": s.floor,
         "below_floor": int((~resolved).sum()),
     }
