@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("NTK_DEBUG"):
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set NTK_DEBUG=1 for details)", 1)
+    if code == 130:  # Typer turns Ctrl-C into a silent exit code 130
+        return _interrupted()
     return code if isinstance(code, int) else 0
 
 

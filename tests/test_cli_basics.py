@@ -91,3 +91,15 @@ def test_bad_input_is_one_line_exit_2(ntk, argv, needle):
     lines = res.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ntk: error:")
     assert needle in lines[0]
+
+
+def test_ctrl_c_is_exit_130_with_one_line(ntk, monkeypatch):
+    import engine.shallow
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.shallow, "spectrum", interrupted)
+    res = ntk("spectrum", "--width", "8")
+    assert res.code == 130
+    assert res.err.strip() == "ntk: interrupted"
