@@ -5,7 +5,8 @@ D_p is the N × N lower-triangular ("same"-size, causal) finite-difference matri
 D_p⁻¹ = Σ_t C(t+p−1, p−1)·S^t: column j of D_p⁻¹ is the shifted spline C(t+p−1, p−1), t = i − j ≥ 0,
 which is a shifted heaviside (p = 1), relu (p = 2) and relu2 up to lower-order terms (p = 3).
 
-Pure numpy: the matrices hold small integers, which float64 represents exactly.
+The matrices hold small integers, which float64 represents exactly; the inverse is JAX's
+triangular solve in float64.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from engine import backend
-from engine.errors import EngineError, InsufficientMemory
+from engine.errors import EngineError
+
+backend.configure()
+
+import jax.numpy as jnp  # noqa: E402  (after float64 is on)
+from jax.scipy.linalg import solve_triangular  # noqa: E402
 
 
 def check(order: int, size: int) -> None:
@@ -29,10 +34,8 @@ def check(order: int, size: int) -> None:
     if math.comb(size + order - 2, order - 1) > 2**53:
         raise EngineError(f"D_p⁻¹ for p={order}, N={size} has entries above 2^53, which float64 "
                           "cannot hold exactly; use a smaller order or size")
-    needed = 3 * size * size * 8  # D_p, its inverse and the identity solved against
-    available = backend.host_available_bytes()
-    if needed > available:
-        raise InsufficientMemory(f"two {size} × {size} difference matrices", needed, available)
+    # D_p, its inverse and the identity solved against
+    backend.check_fits(f"two {size} × {size} difference matrices", 3 * size * size * 8)
 
 
 def difference_filter(order: int) -> np.ndarray:
@@ -52,8 +55,9 @@ def difference_matrix(order: int, size: int) -> np.ndarray:
 def difference_inverse(order: int, size: int) -> np.ndarray:
     """D_p⁻¹, by forward substitution (D_p is unit lower-triangular, so this is exact for small
     integer entries, with no pivoting to spoil it)."""
-    d = difference_matrix(order, size)
-    return solve_triangular(d, np.eye(size), lower=True, unit_diagonal=True)
+    d = jnp.asarray(difference_matrix(order, size), dtype=jnp.float64)
+    return np.asarray(solve_triangular(d, jnp.eye(size, dtype=jnp.float64), lower=True,
+                                       unit_diagonal=True))
 
 
 def _offsets(size: int, column: int | None = None) -> np.ndarray:
