@@ -15,6 +15,10 @@ Acts = Annotated[
                  "silu, sinc, gaussian, cos, sin, abs, linear, abrelu(a,b), erf."),
 ]
 Dtype = Annotated[str, typer.Option("--dtype", help="float64 (default) or float32.")]
+# The shallow network of seed 003: width M, samples N (default M) and the activation scale s.
+Width = Annotated[int, typer.Option("--width", "-m", help="Network width M (number of biases).")]
+Samples = Annotated[Optional[int], typer.Option("--samples", "-n", help="Samples N (default: M).")]
+Scale = Annotated[float, typer.Option("--scale", "-s", help="Activation scale s: φ(s·t).")]
 PlotWidth = Annotated[Optional[int], typer.Option("--plot-width", help="Plot width in columns.")]
 
 

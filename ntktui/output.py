@@ -60,7 +60,7 @@ def show(*blocks) -> None:
 
     console = stdout_console()
     for block in blocks:
-        if isinstance(block, str) and "\x1b[" in block or isinstance(block, str) and "\n" in block:
+        if isinstance(block, str) and ("\x1b[" in block or "\n" in block):
             console.print(Text.from_ansi(block), soft_wrap=True)
         else:
             console.print(block)

@@ -4,7 +4,6 @@ or with --2d as images for rank-one and full-rank first-layer weights beside the
 
 from __future__ import annotations
 
-from typing import Optional
 
 import typer
 
@@ -20,10 +19,9 @@ INITS = ("rank-one", "full-rank")
 def run(
     act: options.Acts = None,
     count: int = typer.Option(4, "--count", "-k", help="Number of leading components."),
-    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-n",
-                                          help="Samples N (default: M; Fig. 5 uses fewer)."),
-    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    width: options.Width = 256,
+    samples: options.Samples = None,  # Fig. 5 uses fewer samples than width
+    scale: options.Scale = 32.0,
     two_d: bool = typer.Option(False, "--2d", help="2-D components as images (Appendix E)."),
     side: int = typer.Option(24, "--side", help="With --2d: grid side (side² samples)."),
     seed: int = typer.Option(0, "--seed", help="With --2d: seed of the full-rank directions."),

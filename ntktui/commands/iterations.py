@@ -18,9 +18,9 @@ TABLE_K = (4, 16, 64)
 
 def run(
     act: options.Acts = None,
-    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples N (default: M)."),
-    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    width: options.Width = 256,
+    samples: options.Samples = None,
+    scale: options.Scale = 32.0,
     tau: Optional[float] = typer.Option(None, "--tau", help="Mask value that counts a component "
                                         "as active, in (0, 1) (default 1 − 1/e)."),
     json: options.Json = False,

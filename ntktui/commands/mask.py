@@ -5,7 +5,6 @@ to keep k components."""
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import typer
 
@@ -18,9 +17,9 @@ MASKS = ("ridge", "pca", "gd", "flow")
 
 def run(
     act: str = typer.Option("relu", "--act", "-a", help="Activation (one), e.g. relu, tanh, relu2."),
-    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples N (default: M)."),
-    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    width: options.Width = 256,
+    samples: options.Samples = None,
+    scale: options.Scale = 32.0,
     eta: float = typer.Option(1.0, "--eta", help="GD step η as a multiple of 1/σ₁² (stable below 2)."),
     steps: float = typer.Option(1000, "--steps", "-T", help="GD steps T, a whole number (1e6 is fine)."),
     lam: float = typer.Option(1e-4, "--lam", help="Ridge λ as a multiple of σ₁²."),

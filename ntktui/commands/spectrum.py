@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import typer
 
@@ -15,9 +14,9 @@ DEFAULT_ACTS = ("heaviside", "relu", "sinc")
 
 def run(
     act: options.Acts = None,
-    width: int = typer.Option(256, "--width", "-m", help="Network width M (number of biases)."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples N (default: M)."),
-    scale: float = typer.Option(32.0, "--scale", "-s", help="Activation scale s: φ(s·t)."),
+    width: options.Width = 256,
+    samples: options.Samples = None,
+    scale: options.Scale = 32.0,
     dtype: options.Dtype = "float64",
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
