@@ -8,11 +8,12 @@ class EngineError(ValueError):
 class InsufficientMemory(EngineError):
     """The matrices a request needs would not fit in the memory available."""
 
-    def __init__(self, what: str, needed: int, available: int):
+    def __init__(self, what: str, needed: int, available: int, hint: str = ""):
         self.needed = needed
         self.available = available
         super().__init__(
-            f"{what} would need {format_bytes(needed)} but only {format_bytes(available)} is available"
+            f"{what} would need {format_bytes(needed)} but only {format_bytes(available)} is "
+            f"available{hint}"
         )
 
 

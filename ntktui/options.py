@@ -46,6 +46,30 @@ def parse_int_list(text: str, name: str) -> list[int]:
     return out
 
 
+def parse_widths(text: str, samples: int | None = None, name: str = "--hidden") -> list[int]:
+    """'512,512' → [512, 512]; a width may be a multiple of the sample count: '8N,400' with N=25
+    → [200, 400] (seed 000 grows the wide layer with N)."""
+    out: list[int] = []
+    for part in (p.strip().upper() for p in text.split(",")):
+        if not part:
+            continue
+        if part.endswith("N") and samples is None:
+            raise UserError(f"{name} uses N ({text!r}) but there is no sample count here")
+        try:
+            if part.endswith("N"):
+                value = round(float(part[:-1] or "1") * samples)
+            else:
+                value = int(part)
+        except ValueError:
+            raise UserError(f"{name} must be widths like 512,512 or 8N,400, got {text!r}") from None
+        if value < 1:
+            raise UserError(f"{name} widths must be positive, got {text!r}")
+        out.append(value)
+    if not out:
+        raise UserError(f"{name} is empty")
+    return out
+
+
 def check_finite(value: float, name: str) -> float:
     import math
 
