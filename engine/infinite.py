@@ -1,0 +1,656 @@
+"""Infinite-width NNGP and NTK of a deep MLP (SPEC §6; seeds 001 and 002).
+
+Conventions (neural-tangents' ntk parameterisation, output width 1): inputs X (N × n₀),
+  Σ¹ = σ_w²·X Xᵀ/n₀ + σ_b²,
+  Σ^l = σ_w²·E[φ(u)φ(v)] + σ_b²,  Σ̇^l = σ_w²·E[φ'(u)φ'(v)]   (l ≥ 2),
+  Θ¹ = Σ¹,  Θ^l = Σ^l + Θ^{l−1}·Σ̇^l,
+with (u, v) ~ N(0, [[Σ(x,x), Σ(x,x')], [·, Σ(x',x')]]) from layer l − 1. Depth L counts weight
+layers, so Θ^L is the NTK of the whole network, output layer included. The activation frequency s
+enters as φ(s·t): (s·u, s·v) is Gaussian with covariance s²·Σ, so every closed form is evaluated
+at (s²q₁, s²q₂, s²c) and E[φ'φ'] gains a factor s² (d/dt φ(s·t) = s·φ'(s·t)).
+
+Pair expectations come from closed forms (relu, abs, linear, abrelu(a,b), relu2, erf, cos, sin,
+gaussian; heaviside for the NNGP only) or else from 2-D Gauss–Hermite quadrature, whose error is
+estimated by comparing order n with 2n on probe entries (the diagonal and each row's most and least
+correlated partner) and reported with the kernels.
+
+Matrices are computed for the whole data set at once: closed forms are elementwise (O(N²) memory);
+quadrature runs over symmetric tiles of rows × columns (O(N² + tile²·order²) memory), one tile at a
+time inside one compiled program. Eigenvalues (condition numbers) use numpy's LAPACK in float64,
+with SPEC §5's round-off floor.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Iterator, Sequence
+
+from engine import backend
+
+backend.configure()
+
+import jax  # noqa: E402  (after float64 is on)
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from numpy.polynomial.hermite import hermgauss  # noqa: E402
+
+from engine.activations import Activation  # noqa: E402
+from engine.errors import EngineError  # noqa: E402
+
+DEFAULT_ORDER = 64
+METHODS = ("auto", "closed", "quadrature")
+# Product Gauss–Hermite weights below this (they sum to 1) are dropped: about half the 2-D grid
+# at order 64, with a change far below round-off for any integrand of polynomial growth.
+_PRUNE = 1e-25
+# Elements of one quadrature tile (rows × columns × nodes) on a CPU; a GPU takes larger tiles.
+_TILE_ELEMENTS_CPU = 2**21
+_TILE_ELEMENTS_GPU = 2**25
+# Entries per batch in the elementwise quadrature (probes, tests).
+_ENTRY_ELEMENTS = 2**21
+
+_CLOSED = ("relu", "relu2", "heaviside", "erf", "cos", "sin", "gaussian")
+
+
+def _no_ntk(act: Activation) -> EngineError:
+    return EngineError(
+        f"{act.name} has zero derivative almost everywhere, so its NTK does not exist; "
+        "only its NNGP is defined"
+    )
+
+
+# --- closed forms -----------------------------------------------------------------------------
+
+def has_closed_form(act: Activation) -> bool:
+    """True where `pair_expectations` uses an exact formula instead of quadrature."""
+    return act.name in _CLOSED or (act.family == "abrelu" and len(act.params) == 2)
+
+
+def _angle(q1, q2, c):
+    """√(q₁q₂), θ = arccos ρ, sin θ, cos θ; exact θ = 0 where c² = q₁q₂ (the diagonal).
+    A zero variance (x = 0 with σ_b = 0) has no angle: it is taken as θ = π/2 (ρ = 0)."""
+    p2 = q1 * q2
+    pos = p2 > 0
+    prod = jnp.sqrt(p2)
+    safe = jnp.where(pos, prod, 1.0)
+    s = jnp.sqrt(jnp.maximum(p2 - c * c, 0.0))
+    theta = jnp.where(pos, jnp.arctan2(s, c), 0.5 * jnp.pi)
+    sin_t = jnp.where(pos, jnp.minimum(s / safe, 1.0), 1.0)
+    cos_t = jnp.where(pos, jnp.clip(c / safe, -1.0, 1.0), 0.0)
+    return prod, theta, sin_t, cos_t
+
+
+def _closed_unit(act: Activation, q1, q2, c):
+    """(E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for scale 1 (the second None where φ' does not exist)."""
+    name = act.name
+    if name in ("relu", "relu2", "heaviside") or act.family == "abrelu":
+        prod, theta, sin_t, cos_t = _angle(q1, q2, c)
+        j0 = (jnp.pi - theta) / (2 * jnp.pi)
+        j1 = prod / (2 * jnp.pi) * (sin_t + (jnp.pi - theta) * cos_t)
+        if name == "heaviside":
+            return j0, None
+        if name == "relu":
+            return j1, j0
+        if name == "relu2":
+            # Cho & Saul's arc-cosine kernel of order 2; φ' = 2·relu gives 4·J₁.
+            j2 = (3 * sin_t * cos_t + (jnp.pi - theta) * (1 + 2 * cos_t**2)) / (2 * jnp.pi)
+            return prod * prod * j2, 4 * j1
+        a, b = act.params
+        arcsin = 0.5 * jnp.pi - theta
+        e_abs = (2 / jnp.pi) * prod * (sin_t + cos_t * arcsin)
+        d_abs = (2 / jnp.pi) * arcsin
+        return a * a * c + b * b * e_abs, a * a + b * b * d_abs
+    if name == "erf":
+        d1, d2 = 1 + 2 * q1, 1 + 2 * q2
+        e = (2 / jnp.pi) * jnp.arcsin(jnp.clip(2 * c / jnp.sqrt(d1 * d2), -1.0, 1.0))
+        return e, (4 / jnp.pi) / jnp.sqrt(d1 * d2 - 4 * c * c)
+    if name in ("cos", "sin"):
+        half = -0.5 * (q1 + q2)
+        ch = 0.5 * (jnp.exp(half + c) + jnp.exp(half - c))  # e^{−(q₁+q₂)/2}·cosh c, overflow-free
+        sh = 0.5 * (jnp.exp(half + c) - jnp.exp(half - c))
+        return (ch, sh) if name == "cos" else (sh, ch)
+    if name == "gaussian":
+        d = (1 + q1) * (1 + q2) - c * c
+        return 1 / jnp.sqrt(d), c / d**1.5
+    raise EngineError(f"{name} has no closed form; use quadrature")
+
+
+def _closed(act: Activation, q1, q2, c, scale, derivative: bool):
+    s2 = scale * scale
+    e, d = _closed_unit(act, s2 * q1, s2 * q2, s2 * c)
+    if not derivative:
+        return e, None
+    if d is None:
+        raise _no_ntk(act)
+    return e, s2 * d
+
+
+@partial(jax.jit, static_argnames=("act", "derivative"))
+def _closed_jit(act, q1, q2, c, scale, derivative):
+    return _closed(act, q1, q2, c, scale, derivative)
+
+
+def closed_form_expectations(act: Activation, q1, q2, c, scale=1.0, derivative: bool = True):
+    """(E[φ(su)φ(sv)], E[d/du φ(su)·d/dv φ(sv)]) elementwise, by the closed forms of SPEC §6."""
+    if not has_closed_form(act):
+        raise EngineError(f"{act.name} has no closed form; use quadrature")
+    if derivative and not act.has_derivative:
+        raise _no_ntk(act)
+    q1, q2, c = (jnp.asarray(t, jnp.float64) for t in (q1, q2, c))
+    return _closed_jit(act, q1, q2, c, jnp.asarray(scale, jnp.float64), derivative)
+
+
+# --- Gauss–Hermite quadrature -----------------------------------------------------------------
+
+@functools.lru_cache(maxsize=16)
+def _grid(order: int):
+    """1-D nodes z and weights for E over N(0, 1); the pruned 2-D product grid as
+    (index of z₁ in z, z₁, z₂, weight)."""
+    x, w = hermgauss(order)
+    z, w = x * math.sqrt(2.0), w / math.sqrt(math.pi)
+    ww = np.outer(w, w)
+    i1, i2 = np.nonzero(ww > _PRUNE)
+    return z, w, i1, z[i1], z[i2], ww[i1, i2]
+
+
+def _rho(q1, q2, c):
+    """ρ clipped to [−1, 1] and √(1 − ρ²); ρ = 0 where a variance is zero."""
+    p = jnp.sqrt(q1 * q2)
+    rho = jnp.where(p > 0, jnp.clip(c / jnp.where(p > 0, p, 1.0), -1.0, 1.0), 0.0)
+    return rho, jnp.sqrt(jnp.maximum((1.0 - rho) * (1.0 + rho), 0.0))
+
+
+def _quad_entries(act, q1, q2, c, scale, order, derivative):
+    """Elementwise quadrature over 1-D arrays of entries (P,): u = √q₁z₁, v = √q₂(ρz₁ + √(1−ρ²)z₂)."""
+    _, _, _, z1, z2, w = _grid(order)
+    rho, srho = _rho(q1, q2, c)
+    u = jnp.sqrt(q1)[:, None] * z1
+    v = jnp.sqrt(q2)[:, None] * (rho[:, None] * z1 + srho[:, None] * z2)
+    e = (act.apply(u, scale) * act.apply(v, scale)) @ w
+    if not derivative:
+        return e, None
+    return e, (act.derivative(u, scale) * act.derivative(v, scale)) @ w
+
+
+_quad_entries_jit = jax.jit(_quad_entries, static_argnames=("act", "order", "derivative"))
+
+
+def quadrature_expectations(
+    act: Activation, q1, q2, c, scale=1.0, order: int = DEFAULT_ORDER, derivative: bool = True
+):
+    """(E[φφ], E[φ'φ']) elementwise over broadcast arrays, by 2-D Gauss–Hermite of this order."""
+    _check_order(order)
+    if derivative and not act.has_derivative:
+        raise _no_ntk(act)
+    q1, q2, c = jnp.broadcast_arrays(*(jnp.asarray(t, jnp.float64) for t in (q1, q2, c)))
+    shape = q1.shape
+    q1, q2, c = q1.ravel(), q2.ravel(), c.ravel()
+    n = q1.shape[0]
+    batch = max(1, min(n, _ENTRY_ELEMENTS // len(_grid(order)[5])))
+    pad = (-n) % batch
+    if pad:  # a fixed batch shape compiles once
+        q1, q2 = jnp.pad(q1, (0, pad), constant_values=1.0), jnp.pad(q2, (0, pad), constant_values=1.0)
+        c = jnp.pad(c, (0, pad))
+    scale = jnp.asarray(scale, jnp.float64)
+    es, ds = [], []
+    for k in range(0, n + pad, batch):
+        e, d = _quad_entries_jit(act, q1[k:k + batch], q2[k:k + batch], c[k:k + batch], scale,
+                                 order, derivative)
+        es.append(e)
+        ds.append(d)
+    e = jnp.concatenate(es)[:n].reshape(shape)
+    return e, (jnp.concatenate(ds)[:n].reshape(shape) if derivative else None)
+
+
+def quadrature_error(
+    act: Activation, q1, q2, c, scale=1.0, order: int = DEFAULT_ORDER, derivative: bool = True
+) -> tuple[float, float | None]:
+    """Largest |E_order − E_2·order| over the entries, for E[φφ] and E[φ'φ']: the error estimate."""
+    e1, d1 = quadrature_expectations(act, q1, q2, c, scale, order, derivative)
+    e2, d2 = quadrature_expectations(act, q1, q2, c, scale, 2 * order, derivative)
+    de = float(jnp.max(jnp.abs(e1 - e2)))
+    return de, (float(jnp.max(jnp.abs(d1 - d2))) if derivative else None)
+
+
+def pair_expectations(
+    act: Activation, q1, q2, c, scale=1.0, method: str = "auto", order: int = DEFAULT_ORDER,
+    derivative: bool = True,
+):
+    """(E[φ(su)φ(sv)], E[d/du φ(su)·d/dv φ(sv)]) elementwise; closed form where one exists
+    (method "auto"), else quadrature. The second is None when derivative=False."""
+    if _use_closed(act, method):
+        return closed_form_expectations(act, q1, q2, c, scale, derivative)
+    return quadrature_expectations(act, q1, q2, c, scale, order, derivative)
+
+
+def _use_closed(act: Activation, method: str) -> bool:
+    if method not in METHODS:
+        raise EngineError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    if method == "closed" and not has_closed_form(act):
+        raise EngineError(f"{act.name} has no closed form; use method auto or quadrature")
+    return method != "quadrature" and has_closed_form(act)
+
+
+def _check_order(order: int) -> None:
+    if not isinstance(order, (int, np.integer)) or order < 2:
+        raise EngineError(f"the quadrature order must be an integer ≥ 2, got {order!r}")
+
+
+# --- whole-data-set kernels -------------------------------------------------------------------
+
+def input_covariance(X, sigma_w2: float = 1.0, sigma_b2: float = 0.0) -> jnp.ndarray:
+    """Σ¹ = σ_w²·X Xᵀ/n₀ + σ_b² (N × N)."""
+    X = jnp.asarray(X, jnp.float64)
+    return sigma_w2 * (X @ X.T) / X.shape[1] + sigma_b2
+
+
+def _tile_size(n: int, order: int) -> int:
+    budget = _TILE_ELEMENTS_CPU if jax.default_backend() == "cpu" else _TILE_ELEMENTS_GPU
+    return max(1, min(n, math.isqrt(max(1, budget // len(_grid(order)[5])))))
+
+
+def _quad_matrix(act, sigma, scale, order, block, derivative):
+    """(E[φφ], E[φ'φ']) for every pair of rows of Σ, over the upper triangle of block × block
+    tiles (one at a time: lax.map), mirrored so the result is exactly symmetric."""
+    z, _, i1, z1, z2, w = _grid(order)
+    n = sigma.shape[0]
+    t = -(-n // block)
+    npad = t * block
+    q = jnp.pad(jnp.diagonal(sigma), (0, npad - n), constant_values=1.0)
+    sig = jnp.pad(sigma, ((0, npad - n), (0, npad - n)))
+    ti, tj = np.triu_indices(t)
+
+    def tile(ij):
+        i, j = ij
+        qr = jax.lax.dynamic_slice(q, (i * block,), (block,))
+        qc = jax.lax.dynamic_slice(q, (j * block,), (block,))
+        c = jax.lax.dynamic_slice(sig, (i * block, j * block), (block, block))
+        rho, srho = _rho(qr[:, None], qc[None, :], c)
+        ur = jnp.sqrt(qr)[:, None] * z  # (B, n): u depends on z₁ only, so φ(u) is computed once
+        v = jnp.sqrt(qc)[None, :, None] * (rho[..., None] * z1 + srho[..., None] * z2)
+        e = jnp.einsum("bm,bcm->bc", act.apply(ur, scale)[:, i1] * w, act.apply(v, scale))
+        if not derivative:
+            return e
+        d = jnp.einsum("bm,bcm->bc", act.derivative(ur, scale)[:, i1] * w,
+                       act.derivative(v, scale))
+        return e, d
+
+    tiles = jax.lax.map(tile, (jnp.asarray(ti), jnp.asarray(tj)))
+    r = jnp.arange(npad)
+    upper = r[:, None] <= r[None, :]
+
+    def assemble(x):
+        full = jnp.zeros((t, t, block, block), x.dtype).at[ti, tj].set(x)
+        full = full.transpose(0, 2, 1, 3).reshape(npad, npad)
+        return jnp.where(upper, full, full.T)[:n, :n]
+
+    if not derivative:
+        return assemble(tiles), None
+    return assemble(tiles[0]), assemble(tiles[1])
+
+
+@partial(jax.jit, static_argnames=("act", "derivative"))
+def _closed_step(act, sigma, theta, scale, sw2, sb2, derivative):
+    q = jnp.diagonal(sigma)
+    e, d = _closed(act, q[:, None], q[None, :], sigma, scale, derivative)
+    new_sigma = sw2 * e + sb2
+    return new_sigma, (new_sigma + theta * (sw2 * d) if derivative else None)
+
+
+@partial(jax.jit, static_argnames=("act", "derivative", "order", "block"))
+def _quad_step(act, sigma, theta, scale, sw2, sb2, derivative, order, block):
+    e, d = _quad_matrix(act, sigma, scale, order, block, derivative)
+    new_sigma = sw2 * e + sb2
+    return new_sigma, (new_sigma + theta * (sw2 * d) if derivative else None)
+
+
+@jax.jit
+def _probe_entries(sigma):
+    """Diagonal entries and each row's most and least correlated partner: the probes of the
+    quadrature error (large variances and |ρ| → 1 are where Gauss–Hermite converges slowest)."""
+    q = jnp.diagonal(sigma)
+    rho, _ = _rho(q[:, None], q[None, :], sigma)
+    n = q.shape[0]
+    eye = jnp.eye(n, dtype=bool)
+    hi = jnp.argmax(jnp.where(eye, -jnp.inf, rho), axis=1) if n > 1 else jnp.zeros(1, int)
+    lo = jnp.argmin(jnp.where(eye, jnp.inf, rho), axis=1) if n > 1 else jnp.zeros(1, int)
+    rows = jnp.concatenate([jnp.arange(n)] * 3)
+    cols = jnp.concatenate([jnp.arange(n), hi, lo])
+    return q[rows], q[cols], sigma[rows, cols]
+
+
+@dataclass(frozen=True)
+class QuadError:
+    """Quadrature error estimate of one layer: |order − 2·order| on the probe entries, as absolute
+    errors of Σ^l and Σ̇^l entries and relative to their largest magnitude; `ntk_abs` accumulates
+    them through Θ^l = Σ^l + Θ^{l−1}Σ̇^l (first order, an estimate rather than a bound)."""
+
+    depth: int
+    order: int
+    check_order: int
+    sigma_abs: float
+    sigma_rel: float
+    dot_abs: float | None
+    dot_rel: float | None
+    ntk_abs: float | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Kernels after `depth` weight layers: the NNGP Σ^depth and the NTK Θ^depth (None for the
+    NNGP alone); `error` is the quadrature estimate for this layer (None for closed forms)."""
+
+    depth: int
+    nngp: jnp.ndarray
+    ntk: jnp.ndarray | None
+    error: QuadError | None = None
+
+
+def _check_network(X, depth, sigma_w2, sigma_b2, scale, order) -> jnp.ndarray:
+    X = jnp.asarray(X, jnp.float64)
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise EngineError(f"inputs must be an N × n₀ matrix with N, n₀ ≥ 1, got shape {X.shape}")
+    if not bool(jnp.all(jnp.isfinite(X))):
+        raise EngineError("inputs contain NaN or infinite values")
+    if not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise EngineError(f"depth must be an integer ≥ 1, got {depth!r}")
+    if not (math.isfinite(sigma_w2) and sigma_w2 > 0):
+        raise EngineError(f"σ_w² must be a positive number, got {sigma_w2}")
+    if not (math.isfinite(sigma_b2) and sigma_b2 >= 0):
+        raise EngineError(f"σ_b² must be a non-negative number, got {sigma_b2}")
+    if not math.isfinite(scale):
+        raise EngineError(f"scale must be a finite number, got {scale}")
+    _check_order(order)
+    return X
+
+
+def layers(
+    X, act: Activation, depth: int, *, sigma_w2: float = 1.0, sigma_b2: float = 0.0,
+    scale: float = 1.0, ntk: bool = True, method: str = "auto", order: int = DEFAULT_ORDER,
+    check_error: bool = True,
+) -> Iterator[Layer]:
+    """Σ^l and Θ^l for l = 1..depth in one pass (a generator: hold only the layers you need).
+
+    ntk=False computes the NNGP alone (defined for heaviside too). With quadrature, each layer
+    carries its error estimate unless check_error=False (it costs about 15 % of a layer at N = 500).
+    """
+    X = _check_network(X, depth, sigma_w2, sigma_b2, scale, order)
+    if ntk and not act.has_derivative:
+        raise _no_ntk(act)
+    closed = _use_closed(act, method)
+    n = X.shape[0]
+    block = 0 if closed else _tile_size(n, order)
+    tile = 0 if closed else 4 * block * block * len(_grid(order)[5])
+    backend.check_fits(f"the infinite-width kernels of {n} inputs", 8 * (6 * n * n + tile))
+    s, sw2, sb2 = (jnp.asarray(v, jnp.float64) for v in (scale, sigma_w2, sigma_b2))
+    sigma = input_covariance(X, sigma_w2, sigma_b2)
+    theta = sigma if ntk else None
+    yield Layer(1, sigma, theta)
+    ntk_err = 0.0
+    for l in range(2, depth + 1):
+        error = None
+        if not closed and check_error:
+            error = _layer_error(act, sigma, theta, s, sigma_w2, sigma_b2, order, ntk, l, ntk_err)
+            ntk_err = error.ntk_abs or 0.0
+        if closed:
+            sigma, theta = _closed_step(act, sigma, theta, s, sw2, sb2, ntk)
+        else:
+            sigma, theta = _quad_step(act, sigma, theta, s, sw2, sb2, ntk, order, block)
+        yield Layer(l, sigma, theta, error)
+
+
+def _layer_error(act, sigma, theta, scale, sw2, sb2, order, ntk, depth, prev) -> QuadError:
+    """Compare order and 2·order on the probe entries of Σ^{l−1}. The largest entries of Σ^l and
+    Σ̇^l lie on the diagonal (Cauchy–Schwarz), which the probes include."""
+    q1, q2, c = _probe_entries(sigma)
+    e1, d1 = quadrature_expectations(act, q1, q2, c, scale, order, ntk)
+    e2, d2 = quadrature_expectations(act, q1, q2, c, scale, 2 * order, ntk)
+    de = sw2 * float(jnp.max(jnp.abs(e1 - e2)))
+    smax = float(jnp.max(jnp.abs(sw2 * e2 + sb2)))
+    sigma_rel = de / smax if smax > 0 else math.inf
+    if not ntk:
+        return QuadError(depth, order, 2 * order, de, sigma_rel, None, None, None)
+    dd = sw2 * float(jnp.max(jnp.abs(d1 - d2)))
+    dmax = sw2 * float(jnp.max(jnp.abs(d2)))
+    dot_rel = dd / dmax if dmax > 0 else math.inf
+    # δΘ^l ≈ δΣ^l + δΘ^{l−1}·max|Σ̇^l| + max|Θ^{l−1}|·δΣ̇^l
+    ntk_abs = de + prev * dmax + float(jnp.max(jnp.abs(theta))) * dd
+    return QuadError(depth, order, 2 * order, de, sigma_rel, dd, dot_rel, ntk_abs)
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """NNGP and NTK of a depth-L network on the whole data set, with the per-layer quadrature
+    error estimates (empty for closed forms)."""
+
+    depth: int
+    nngp: jnp.ndarray
+    ntk: jnp.ndarray | None
+    errors: tuple[QuadError, ...] = ()
+
+
+def kernels(X, act: Activation, depth: int, **options) -> Kernels:
+    """Σ^L and Θ^L for depth L (options as for `layers`)."""
+    errors, last = [], None
+    for layer in layers(X, act, depth, **options):
+        last = layer
+        if layer.error is not None:
+            errors.append(layer.error)
+    return Kernels(depth, last.nngp, last.ntk, tuple(errors))
+
+
+def nngp(X, act: Activation, depth: int, **options) -> jnp.ndarray:
+    """Σ^L alone (defined for activations without a derivative, such as heaviside)."""
+    return kernels(X, act, depth, ntk=False, **options).nngp
+
+
+def ntk_by_depth(X, act: Activation, depth: int, **options) -> jnp.ndarray:
+    """Θ^l for l = 1..depth stacked (depth × N × N; memory grows with depth: prefer `layers`)."""
+    return jnp.stack([layer.ntk for layer in layers(X, act, depth, **options)])
+
+
+def condition_by_depth(X, act: Activation, depth: int, kernel: str = "ntk", **options):
+    """The condition number of Θ^l (or Σ^l with kernel="nngp") for l = 1..depth, in one pass."""
+    if kernel not in ("ntk", "nngp"):
+        raise EngineError(f"unknown kernel {kernel!r}; choose ntk or nngp")
+    options.setdefault("ntk", kernel == "ntk")
+    return [condition(layer.ntk if kernel == "ntk" else layer.nngp)
+            for layer in layers(X, act, depth, **options)]
+
+
+# --- spectra and angles -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Condition:
+    """κ = λ_max/λ_min of a symmetric kernel matrix. λ_min is resolved only above the round-off
+    floor N·ε·λ_max (SPEC §5); below it `lam_min` and `kappa` are None and κ is only known to be
+    at least `kappa_at_least` = λ_max/floor."""
+
+    n: int
+    lam_max: float
+    lam_min: float | None
+    kappa: float | None
+    floor: float
+    eps: float
+
+    @property
+    def resolved(self) -> bool:
+        return self.kappa is not None
+
+    @property
+    def kappa_at_least(self) -> float:
+        return self.kappa if self.kappa is not None else 1.0 / (self.n * self.eps)
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "lam_max": self.lam_max, "lam_min": self.lam_min,
+                "kappa": self.kappa, "floor": self.floor, "resolved": self.resolved,
+                "kappa_at_least": self.kappa_at_least}
+
+
+def condition(K) -> Condition:
+    """Condition number with SPEC §5's floor; ε is that of K's dtype, eigenvalues in float64."""
+    K = np.asarray(K)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] < 1:
+        raise EngineError(f"a kernel matrix must be square, got shape {K.shape}")
+    eps = float(np.finfo(K.dtype if np.issubdtype(K.dtype, np.floating) else np.float64).eps)
+    lam = np.linalg.eigvalsh(K.astype(np.float64))
+    n = K.shape[0]
+    lam_max = float(lam[-1])
+    floor = n * eps * max(lam_max, 0.0)
+    lam_min = float(lam[0])
+    if lam_max <= 0 or lam_min <= floor:
+        return Condition(n, lam_max, None, None, floor, eps)
+    return Condition(n, lam_max, lam_min, lam_max / lam_min, floor, eps)
+
+
+def feature_cosines(K) -> np.ndarray:
+    """cos ∠(∇f(x_i), ∇f(x_j)) = K_ij/√(K_ii K_jj) for every pair (seed 002)."""
+    K = np.asarray(K, np.float64)
+    d = np.sqrt(np.diagonal(K))
+    if np.any(d <= 0):
+        raise EngineError("a kernel with a zero diagonal entry has no feature angle there")
+    return np.clip(K / np.outer(d, d), -1.0, 1.0)
+
+
+def pair_angles(K, pairs) -> np.ndarray:
+    """The angle (radians) between the gradient features of each pair (i, j) of rows."""
+    pairs = np.asarray(pairs, int).reshape(-1, 2)
+    K = np.asarray(K, np.float64)
+    i, j = pairs[:, 0], pairs[:, 1]
+    kii, kjj = K[i, i], K[j, j]
+    if np.any(kii <= 0) or np.any(kjj <= 0):
+        raise EngineError("a kernel with a zero diagonal entry has no feature angle there")
+    return np.arccos(np.clip(K[i, j] / np.sqrt(kii * kjj), -1.0, 1.0))
+
+
+# --- edge of chaos for abrelu(a, b) (seed 001) ------------------------------------------------
+
+def abrelu_params(act: Activation, scale: float = 1.0) -> tuple[float, float]:
+    """(a, b) with φ(s·t) = a·t + b·|t|: relu is (½, ½), abs (0, 1), linear (1, 0)."""
+    if act.name == "relu":
+        a, b = 0.5, 0.5
+    elif act.family == "abrelu" and len(act.params) == 2:
+        a, b = act.params
+    else:
+        raise EngineError(f"the edge of chaos is defined here for abrelu(a,b) only, not {act.name}")
+    return a * scale, b * abs(scale)
+
+
+def _check_ab(a: float, b: float) -> None:
+    if not (math.isfinite(a) and math.isfinite(b)) or a * a + b * b == 0:
+        raise EngineError(f"abrelu(a,b) needs finite a, b with a² + b² > 0, got a={a}, b={b}")
+
+
+def eoc_sigma_w2(a: float, b: float) -> float:
+    """σ_w² at the edge of chaos of abrelu(a, b) with σ_b = 0: 1/(a² + b²)."""
+    _check_ab(a, b)
+    return 1.0 / (a * a + b * b)
+
+
+def delta_phi(a: float, b: float) -> float:
+    """Δφ = b²/(a² + b²): 0 for linear, ½ for relu, 1 for abs."""
+    _check_ab(a, b)
+    return b * b / (a * a + b * b)
+
+
+def correlation_map(rho, delta: float):
+    """ρ ↦ (1 − Δφ)ρ + Δφ·(2/π)(√(1−ρ²) + ρ·arcsin ρ): the NNGP correlation one layer on."""
+    rho = np.clip(np.asarray(rho, np.float64), -1.0, 1.0)
+    return (1 - delta) * rho + delta * (2 / np.pi) * (np.sqrt((1 - rho) * (1 + rho)) + rho * np.arcsin(rho))
+
+
+def derivative_map(rho, delta: float):
+    """ρ ↦ (1 − Δφ) + Δφ·(2/π)·arcsin ρ: Σ̇/q one layer on."""
+    rho = np.clip(np.asarray(rho, np.float64), -1.0, 1.0)
+    return (1 - delta) + delta * (2 / np.pi) * np.arcsin(rho)
+
+
+@dataclass(frozen=True)
+class EOCIterates:
+    """At the edge of chaos, for input correlation ρ¹ (arrays: depth × shape of ρ¹):
+    rho[l−1] = ρ^l (NNGP correlation), chi[l−1] = Σ̇^l/q (chi[0] = 1 by convention: Θ¹ = Σ¹),
+    ntk_rho[l−1] = Θ^l(x,x')/Θ^l(x,x), using Θ^l(x,x) = l·q."""
+
+    rho: np.ndarray
+    chi: np.ndarray
+    ntk_rho: np.ndarray
+
+
+def eoc_iterates(rho0, delta: float, depth: int) -> EOCIterates:
+    """The correlation and derivative maps iterated over depth 1..depth from ρ¹ = rho0."""
+    if not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise EngineError(f"depth must be an integer ≥ 1, got {depth!r}")
+    rho = np.clip(np.asarray(rho0, np.float64), -1.0, 1.0)
+    rhos, chis, ntks = [rho], [np.ones_like(rho)], [rho]
+    for l in range(2, depth + 1):
+        chi = derivative_map(rhos[-1], delta)
+        rho = correlation_map(rhos[-1], delta)
+        ntks.append((rho + (l - 1) * ntks[-1] * chi) / l)
+        rhos.append(rho)
+        chis.append(chi)
+    return EOCIterates(np.stack(rhos), np.stack(chis), np.stack(ntks))
+
+
+# --- synthetic data (seeded numpy) ------------------------------------------------------------
+
+def _check_sizes(n: int, n0: int) -> None:
+    if n < 1 or n0 < 1:
+        raise EngineError(f"need at least one point of dimension ≥ 1, got n={n}, n₀={n0}")
+
+
+def sphere_points(n: int, n0: int, seed: int = 0) -> np.ndarray:
+    """n points uniform on the sphere of radius √n₀ in R^n₀ (so Σ¹'s diagonal is σ_w² + σ_b²)."""
+    _check_sizes(n, n0)
+    g = np.random.default_rng(seed).standard_normal((n, n0))
+    return g / np.linalg.norm(g, axis=1, keepdims=True) * math.sqrt(n0)
+
+
+def clustered_points(n: int, n0: int, clusters: int, spread: float, seed: int = 0) -> np.ndarray:
+    """n points in `clusters` groups around random centres, projected back onto the sphere of
+    radius √n₀; `spread` is the per-coordinate noise relative to the centres' (≈ the angular radius
+    in radians for small spread). Point i belongs to cluster i mod clusters."""
+    _check_sizes(n, n0)
+    if clusters < 1 or not (math.isfinite(spread) and spread >= 0):
+        raise EngineError(f"need clusters ≥ 1 and spread ≥ 0, got {clusters}, {spread}")
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, n0))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True) / math.sqrt(n0)
+    x = centres[np.arange(n) % clusters] + spread * rng.standard_normal((n, n0))
+    return x / np.linalg.norm(x, axis=1, keepdims=True) * math.sqrt(n0)
+
+
+def close_pairs(n_pairs: int, n0: int, angle, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """2·n_pairs points on the sphere of radius √n₀; rows 2k and 2k+1 make an input angle
+    `angle` (radians; one number or one per pair). Returns (X, pairs) with pairs[k] = (2k, 2k+1)."""
+    _check_sizes(n_pairs, n0)
+    if n0 < 2:
+        raise EngineError("close pairs need inputs of dimension n₀ ≥ 2")
+    angle = np.broadcast_to(np.asarray(angle, np.float64), (n_pairs,))
+    if not np.all((angle >= 0) & (angle <= np.pi)):
+        raise EngineError("pair angles must lie in [0, π] (radians)")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_pairs, n0))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    u = rng.standard_normal((n_pairs, n0))
+    u -= np.sum(u * x, axis=1, keepdims=True) * x
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    z = np.cos(angle)[:, None] * x + np.sin(angle)[:, None] * u
+    X = np.empty((2 * n_pairs, n0))
+    X[0::2], X[1::2] = x, z
+    pairs = np.stack([np.arange(0, 2 * n_pairs, 2), np.arange(1, 2 * n_pairs, 2)], axis=1)
+    return X * math.sqrt(n0), pairs
+
+
+__all__: Sequence[str] = (
+    "DEFAULT_ORDER", "METHODS", "has_closed_form", "closed_form_expectations",
+    "quadrature_expectations", "quadrature_error", "pair_expectations", "input_covariance",
+    "QuadError", "Layer", "layers", "Kernels", "kernels", "nngp", "ntk_by_depth",
+    "condition_by_depth", "Condition", "condition", "feature_cosines", "pair_angles",
+    "abrelu_params", "eoc_sigma_w2", "delta_phi", "correlation_map", "derivative_map",
+    "EOCIterates", "eoc_iterates", "sphere_points", "clustered_points", "close_pairs",
+)
