@@ -114,6 +114,8 @@ def choose_plan(spec: MLPSpec, samples: int, dtype, chunk: int | None = None,
                 devices: int | None = None) -> Plan:
     """A plan that fits in memory: the given chunk, or the largest default-sized one that fits.
     Refuses before any allocation, naming the estimate and a chunk that would fit."""
+    if not spec.act.has_derivative:
+        spec.act.derivative(0.0)  # the registry's one-line "no NTK" refusal
     n_dev = len(jax.devices()) if devices is None else int(devices)
     if not 1 <= n_dev <= len(jax.devices()):
         raise EngineError(f"devices must be between 1 and {len(jax.devices())}, got {devices}")
@@ -426,6 +428,17 @@ def kernel_spectrum(K, dtype=None) -> KernelSpectrum:
     else:
         ev = np.asarray(jnp.linalg.eigvalsh(K.astype(jnp.float64)))
     return KernelSpectrum(ev, roundoff_floor(ev.size, ev[-1], dtype), dtype.name)
+
+
+def growth_exponent(samples, values) -> float | None:
+    """The exponent a in value ≈ C·N^a, by least squares on log–log axes over the resolved
+    (finite, positive) values; None with fewer than two of them."""
+    n = np.asarray(samples, dtype=np.float64)
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0) & (n > 0)
+    if ok.sum() < 2 or np.unique(n[ok]).size < 2:
+        return None
+    return float(np.polyfit(np.log(n[ok]), np.log(v[ok]), 1)[0])
 
 
 # --- one call for the front ends ------------------------------------------------------------

@@ -83,3 +83,20 @@ def check_positive(value: float, name: str) -> float:
     if value <= 0:
         raise UserError(f"{name} must be positive, got {value}")
     return value
+
+
+# The deep networks of SPEC §5 (kernel, lmin, and the studies built on them).
+Act = Annotated[str, typer.Option("--act", "-a", help="Activation (see `ntk spectrum --help`).")]
+Hidden = Annotated[str, typer.Option("--hidden", help="Hidden widths, e.g. 512,512; a width may be "
+                                     "a multiple of the sample count: 8N,400. Output width 1.")]
+Param = Annotated[str, typer.Option("--param", help="Parameterisation: ntk, standard or unscaled "
+                                    "(SPEC §5).")]
+SigmaW = Annotated[float, typer.Option("--sigma-w", help="Weight scale σ_w (β for unscaled).")]
+SigmaB = Annotated[float, typer.Option("--sigma-b", help="Bias scale σ_b; 0 means no bias.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the initialisation and synthetic data.")]
+Chunk = Annotated[Optional[int], typer.Option("--chunk", help="Neurons per chunk of a wide layer "
+                                              "(default: the largest that fits in memory).")]
+N0 = Annotated[Optional[int], typer.Option("--n0", help="Input dimension of synthetic data.")]
+Data = Annotated[Optional[str], typer.Option("--data", help="Inputs from an N × n0 .npy or .csv "
+                                             "file instead of synthetic rows.")]
+ActScale = Annotated[float, typer.Option("--scale", "-s", help="Activation frequency s: φ(s·t).")]

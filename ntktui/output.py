@@ -42,6 +42,25 @@ def emit_json(payload: dict) -> None:
     sys.stdout.flush()
 
 
+def write_json_atomic(path: str, payload: dict) -> None:
+    """Replace `path` with the payload in one step (a temporary file renamed over it), so an
+    interrupted run leaves either the previous complete file or the new one, never half of one."""
+    import os
+    import tempfile
+
+    from ntktui.errors import UserError
+
+    target = os.path.abspath(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".ntk-", suffix=".json", dir=os.path.dirname(target))
+        with os.fdopen(fd, "w") as fh:
+            json.dump(to_jsonable(payload), fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def stdout_console():
     from rich.console import Console
 

@@ -67,12 +67,22 @@ def _finite_log10(values, enabled: bool):
 
 
 def _log_ticks(lo: float, hi: float, max_ticks: int = 8):
-    """Tick positions (in log10 units) at whole decades, thinned to at most max_ticks."""
+    """Tick positions (in log10 units) at whole decades, thinned to at most max_ticks; a range of
+    under two decades also gets ticks at 2× and 5× so that it has more than one label."""
     first, last = math.floor(lo), math.ceil(hi)
+    if hi - lo < 2:
+        values = [m * 10.0**d for d in range(first, last + 1) for m in (1, 2, 5)]
+        inside = [v for v in values if lo - 1e-9 <= math.log10(v) <= hi + 1e-9]
+        if len(inside) >= 2:
+            return [math.log10(v) for v in inside], [_mantissa_label(v) for v in inside]
     decades = list(range(first, last + 1))
     step = max(1, math.ceil(len(decades) / max_ticks))
     decades = decades[::step]
     return decades, [_decade_label(d) for d in decades]
+
+
+def _mantissa_label(v: float) -> str:
+    return f"{v:g}" if 1e-2 <= v <= 1e4 else f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-")
 
 
 def _decade_label(d: int) -> str:

@@ -1,0 +1,146 @@
+"""Growth of the empirical NTK's λ_min with the number of samples N (seed 000 Fig. 1–2).
+
+Defaults are seed 000's network: n0 = 400, hidden widths 8N and 400 (use --hidden 15N,400 for
+Fig. 2), output 1, cos against relu, synthetic Gaussian rows of norm √n0. The paper uses the
+unscaled initialisation of Nguyen et al., W ~ N(0, β²); we take β = 1/√n0 = 0.05 (--sigma-w) so
+the first layer's pre-activations have unit variance. In this setting λ_min grows like N^1.2–1.8
+for cos and N^0.85–0.9 for relu (fitted exponents in the table). Every finished row is written
+to --out FILE.json at once (atomically), so Ctrl-C keeps every finished row.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from ntktui import options
+from ntktui.errors import UserError
+
+NAME = "lmin"
+DEFAULT_ACTS = ("cos", "relu")
+
+
+def run(
+    act: options.Acts = None,
+    samples: Annotated[str, typer.Option("--samples", "-n", help="Sample counts N, e.g. 25,50,100,200 or 25:200:25.")] = "25,50,100,200",
+    hidden: options.Hidden = "8N,400",
+    n0: Annotated[int, typer.Option("--n0", help="Input dimension.")] = 400,
+    scale: options.ActScale = 1.0,
+    param: options.Param = "unscaled",
+    sigma_w: options.SigmaW = 0.05,
+    sigma_b: options.SigmaB = 0.0,
+    seed: options.Seed = 0,
+    dtype: options.Dtype = "float64",
+    chunk: options.Chunk = None,
+    out: Annotated[Optional[str], typer.Option("--out", help="Rewrite FILE.json after every finished row.")] = None,
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    acts = list(act or DEFAULT_ACTS)
+    sizes = options.parse_int_list(samples, "--samples")
+    if n0 < 1:
+        raise UserError(f"--n0 must be positive, got {n0}")
+    if out is not None and not out.endswith(".json"):
+        raise UserError(f"--out must name a .json file, got {out!r}")
+
+    from engine import backend
+    from engine.mlp import MLPSpec, synthetic_inputs
+    from engine.ntk import empirical_kernel
+    from ntktui.output import progress
+
+    dt = backend.resolve_dtype(dtype)
+    # Every network is built (and so validated) before anything is computed.
+    specs = {(a, N): MLPSpec((n0, *options.parse_widths(hidden, N), 1), a, scale, param, sigma_w,
+                             sigma_b) for a in acts for N in sizes}
+    for s in specs.values():
+        s.act.derivative(0.0)  # an activation without an NTK is refused here, not after a sweep
+    study = Study(acts, sizes, {"n0": n0, "hidden": hidden, "param": param, "sigma_w": sigma_w,
+                                "sigma_b": sigma_b, "scale": scale, "seed": seed, "dtype": dt.name,
+                                "device": backend.default_device_name()})
+    try:
+        with progress("λ_min", len(specs)) as advance:
+            for N in sizes:
+                x = synthetic_inputs(N, n0, seed)
+                for a in acts:
+                    r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk)
+                    study.add(a, N, r)
+                    if out:
+                        from ntktui.output import write_json_atomic
+
+                        write_json_atomic(out, study.payload())
+                    advance()
+    except KeyboardInterrupt:
+        study.report(json, plot_width, out, interrupted=True)
+        raise
+    study.report(json, plot_width, out)
+
+
+class Study:
+    """The rows finished so far, in the order they finished."""
+
+    def __init__(self, acts, sizes, setting):
+        self.acts, self.sizes, self.setting = acts, sizes, setting
+        self.rows: dict[str, list] = {a: [] for a in acts}
+        self.compile_s = self.compute_s = 0.0
+        self.started = time.perf_counter()
+
+    def add(self, act, N, result):
+        self.rows[act].append((N, result.spectrum))
+        self.compile_s += result.compile_s
+        self.compute_s += result.compute_s
+
+    @property
+    def complete(self) -> bool:
+        return all(len(r) == len(self.sizes) for r in self.rows.values())
+
+    def results(self) -> list[dict]:
+        from engine.ntk import growth_exponent
+
+        out = []
+        for a in self.acts:
+            Ns = [N for N, _ in self.rows[a]]
+            lmins = [s.lambda_min for _, s in self.rows[a]]
+            out.append({"activation": a, "samples": Ns, "lambda_min": lmins,
+                        "below_floor": [s.below_floor for _, s in self.rows[a]],
+                        "floor": [s.floor for _, s in self.rows[a]],
+                        "lambda_max": [s.lambda_max for _, s in self.rows[a]],
+                        "exponent": growth_exponent(Ns, lmins)})
+        return out
+
+    def payload(self) -> dict:
+        return {"setting": self.setting, "results": self.results(), "complete": self.complete,
+                "timings": {"compile_s": self.compile_s, "compute_s": self.compute_s}}
+
+    def report(self, as_json, plot_width, out, interrupted=False):
+        from ntktui.output import emit_json, show, table
+        from ntktui.render import Plot, Series, render
+
+        if as_json:
+            emit_json(self.payload())
+            return
+        results = self.results()
+        series = [Series(f"{r['activation']}" + (f"  N^{r['exponent']:.2f}" if r["exponent"] else ""),
+                         [N for N, v in zip(r["samples"], r["lambda_min"]) if v],
+                         [v for v in r["lambda_min"] if v]) for r in results]
+        blocks = []
+        if any(len(s.x) for s in series):
+            blocks.append(render(Plot("λ_min of the empirical NTK against N", "N", "λ_min",
+                                      [s for s in series if len(s.x)], log_x=True, log_y=True),
+                                 width=plot_width))
+        rows = []
+        for r in results:
+            for N, v, lmax in zip(r["samples"], r["lambda_min"], r["lambda_max"]):
+                rows.append((r["activation"], N, "below floor" if v is None else v, lmax))
+        blocks.append(table("λ_min growth", ["act", "N", "λ_min", "λ_max"], rows))
+        exps = ", ".join(f"{r['activation']} {r['exponent']:.2f}" if r["exponent"] is not None
+                         else f"{r['activation']} —" for r in results)
+        st = self.setting
+        blocks.append(f"fitted exponent a in λ_min ∝ N^a: {exps}")
+        blocks.append(f"[dim]n0={st['n0']}, hidden {st['hidden']}, {st['param']} σ_w={st['sigma_w']:g} "
+                      f"σ_b={st['sigma_b']:g}, s={st['scale']:g}, {st['dtype']} on {st['device']}[/dim]")
+        if interrupted:
+            blocks.append("[yellow]interrupted: the rows above are the finished ones"
+                          + (f", also saved in {out}" if out else "") + "[/yellow]")
+        show(*blocks)
