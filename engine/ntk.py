@@ -18,6 +18,7 @@ f(params, x); it is the reference the layer-wise path is tested against.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -345,36 +346,49 @@ def _program(spec: MLPSpec, plan: Plan):
 # --- the autodiff reference -----------------------------------------------------------------
 
 def autodiff_ntk(f, params, x, *, block: int | None = None) -> np.ndarray:
-    """K = Σ_outputs J Jᵀ with J = ∂f/∂θ by reverse-mode autodiff, for any JAX function
+    """K = Σ_outputs J Jᵀ with J = ∂f/∂θ by automatic differentiation, for any JAX function
     f(params, x) that maps a batch (N, …) to (N,) or (N, k) sample by sample.
 
-    The Jacobian is formed `block` samples at a time (all at once when block is None), so memory is
-    O(block · parameters); blocks below the diagonal are recomputed rather than stored."""
+    With `block` None the whole Jacobian (N × parameters) is formed and contracted. With a block
+    size, memory is O(block · parameters): the Jacobian of `block` samples is formed at a time and
+    its rows are pushed forward through f on all N inputs (jvp), giving `block` columns of K."""
     x = jnp.asarray(x)
     N = x.shape[0]
-    jac = jax.jit(partial(_flat_jacobian, f))
+    jacobian, columns = _autodiff_programs(f)
     if block is None or block >= N:
-        J = jac(params, x)
+        J = jacobian(params, x)
         return np.asarray(_contract(J, J))
-    K = np.zeros((N, N), np.dtype(x.dtype))
-    spans = [(s, min(s + block, N)) for s in range(0, N, block)]
-    for i, (a, b) in enumerate(spans):
-        Ji = jac(params, x[a:b])
-        for c, d in spans[: i + 1]:
-            Jj = Ji if c == a else jac(params, x[c:d])
-            Kij = np.asarray(_contract(Ji, Jj))
-            K[a:b, c:d] = Kij
-            K[c:d, a:b] = Kij.T
-    return K
+    K = np.empty((N, N), np.dtype(x.dtype))
+    for a in range(0, N, block):
+        b = min(a + block, N)
+        K[:, a:b] = np.asarray(columns(params, x, x[a:b]))
+    return (K + K.T) / 2  # the columns are exact up to round-off; symmetrise it away
 
 
-def _flat_jacobian(f, params, xb):
-    def per_sample(xi):
-        out = lambda p: jnp.reshape(f(p, xi[None]), (-1,))  # noqa: E731
-        leaves = jax.tree.leaves(jax.jacrev(out)(params))
-        return jnp.concatenate([j.reshape(j.shape[0], -1) for j in leaves], axis=1)
+@functools.lru_cache(maxsize=16)
+def _autodiff_programs(f):
+    """The jitted (flat Jacobian, kernel columns) programs for f, compiled once per function."""
 
-    return jax.vmap(per_sample)(xb)  # (b, k, P)
+    def per_sample(params, xi):
+        return jax.jacrev(lambda p: jnp.reshape(f(p, xi[None]), (-1,)))(params)  # leaves (k, …)
+
+    def flat_jacobian(params, xb):
+        tree = jax.vmap(per_sample, in_axes=(None, 0))(params, xb)  # leaves (b, k, …)
+        return jnp.concatenate([j.reshape(j.shape[0], j.shape[1], -1)
+                                for j in jax.tree.leaves(tree)], axis=2)  # (b, k, P)
+
+    def columns(params, x, xb):
+        tree = jax.vmap(per_sample, in_axes=(None, 0))(params, xb)
+        b, k = jax.tree.leaves(tree)[0].shape[:2]
+        tangents = jax.tree.map(lambda j: j.reshape(b * k, *j.shape[2:]), tree)
+
+        def push(t):  # J(x) t on every input: one column of J Jᵀ per tangent
+            return jax.jvp(lambda p: jnp.reshape(f(p, x), (x.shape[0], -1)), (params,), (t,))[1]
+
+        out = jax.vmap(push)(tangents).reshape(b, k, x.shape[0], k)
+        return jnp.einsum("bknk->nb", out)
+
+    return jax.jit(flat_jacobian), jax.jit(columns)
 
 
 @jax.jit

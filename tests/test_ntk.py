@@ -87,8 +87,11 @@ def test_plan_streams_wide_layers_with_stored_neighbours():
     assert plan.streamed == (True, False, True, False, False)
 
 
-def test_autodiff_blocks_equal_one_block():
-    spec = mlp.MLPSpec((3, 8, 1), "gelu", 1.0, "ntk", 1.0, 0.1)
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_autodiff_blocks_equal_one_block(outputs):
+    """Blocks of columns by jvp equal the whole Jacobian's contraction (a second, independent
+    autodiff route: forward mode against reverse mode)."""
+    spec = mlp.MLPSpec((3, 8, outputs), "gelu", 1.0, "ntk", 1.0, 0.1)
     x = mlp.synthetic_inputs(7, 3, 0)
     params = mlp.init(spec, 0)
     f = lambda p, xb: mlp.apply(spec, p, xb)  # noqa: E731
