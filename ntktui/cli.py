@@ -9,8 +9,8 @@ import sys
 import typer
 
 from ntktui import __version__
-from ntktui.commands import (components, devices, iterations, kernel, lmin, mask, reconstruct, spectrum,
-                             spline)
+from ntktui.commands import (components, devices, iterations, kernel, lipschitz, lmin, mask, memorize,
+                             reconstruct, spectrum, spline)
 
 app = typer.Typer(
     name="ntk",
@@ -22,7 +22,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (spectrum, components, mask, iterations, reconstruct, spline, kernel, lmin, devices):
+for module in (spectrum, components, mask, iterations, reconstruct, spline, kernel, lmin, lipschitz,
+               memorize, devices):
     app.command(module.NAME, help=module.__doc__)(module.run)
 
 

@@ -1,0 +1,193 @@
+"""Memorisation of random labels against width (SPEC §7, seed 000): networks n0 → w → 1 trained by
+full-batch gradient descent on N random signs y = ±1; the final loss ½‖f(X) − y‖² (a sum over the
+points) and the fraction of points fitted, |f(x_i) − y_i| < ½ (which implies the right sign).
+
+The step size defaults to η = 1/λ_max of the network's empirical NTK at initialisation: the
+linearised dynamics r ← (I − ηK)r are stable up to 2/λ_max, and 1/λ_max keeps a margin for the
+kernel's drift during training. The table also shows λ_min of that kernel (or "below floor" when
+it is under the round-off floor N·ε·λ_max and so not resolved): after T steps the linearised
+residual has shrunk by at least (1 − λ_min/λ_max)^T.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+from ntktui import options
+
+NAME = "memorize"
+DEFAULT_ACTS = ("cos", "relu")
+CURVE_POINTS = 101  # loss-curve samples kept per network in the JSON
+
+
+def run(
+    act: options.Acts = None,
+    widths: str = typer.Option("1,2,4,8,16,32,64,128,256,512", "--widths",
+                               help="Hidden widths w of the network n0 → w → 1: 8,64,512; a range "
+                               "1:16; or multiples of N: 1N,8N."),
+    samples: int = typer.Option(100, "--samples", "-n", help="Training points N (random labels)."),
+    n0: int = typer.Option(50, "--n0", help="Input dimension n₀ of the synthetic points."),
+    steps: int = typer.Option(2000, "--steps", help="Gradient-descent steps per network."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Step size η (default 1/λ_max of the "
+                                       "initial NTK; 2/λ_max is the linearised stability edge)."),
+    scale: options.ActScale = 1.0,
+    param: options.Param = "ntk",
+    sigma_w: options.SigmaW = 1.0,
+    sigma_b: options.SigmaB = 0.0,
+    seed: options.Seed = 0,
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    start = time.perf_counter()
+    from ntktui import data as datasets
+    from ntktui.errors import UserError
+
+    if samples < 1 or n0 < 1:
+        raise UserError(f"--samples and --n0 must be positive, got {samples} and {n0}")
+    ws = parse_hidden_widths(widths, samples)
+    acts = list(act or DEFAULT_ACTS)
+    options.check_finite(scale, "--scale")
+    if steps < 1:
+        raise UserError(f"--steps must be at least 1, got {steps}")
+    if lr is not None:
+        options.check_positive(lr, "--lr")
+
+    from engine import backend, train
+    from engine.mlp import MLPSpec
+
+    import_s = time.perf_counter() - start
+    pts = datasets.synthetic(samples, n0, seed)
+    labels = train.random_labels(samples, seed)
+    jobs = []
+    for a in acts:  # every network is specified (and so validated) before anything is computed
+        specs = [MLPSpec((n0, w, 1), a, scale, param, sigma_w, sigma_b) for w in ws]
+        train.check_training(specs[0], steps, lr, train.DEFAULT_CHUNK)
+        jobs.append(specs)
+
+    from ntktui.output import progress
+
+    runs: list[list] = []
+    interrupted = False
+    try:
+        with progress("memorize (steps)", len(jobs) * len(ws) * steps) as advance:
+            for specs in jobs:
+                found: list = []
+                runs.append(found)
+                for spec in specs:
+                    done = [0]
+
+                    def tick(n, done=done):
+                        advance(n - done[0])
+                        done[0] = n
+
+                    found.append(train.memorise(spec, pts.values, labels, steps=steps, lr=lr,
+                                                seed=seed, callback=tick))
+    except KeyboardInterrupt:
+        interrupted = True
+    runs = [r for r in runs if r]
+    payload = {
+        "samples": samples,
+        "n0": n0,
+        "data": pts.description,
+        "network": "n0 → w → 1",
+        "steps": steps,
+        "lr": lr,
+        "lr_rule": "given" if lr is not None else "1/λ_max(K₀)",
+        "loss": "½‖f(X) − y‖² (sum over points)",
+        "fit_tolerance": train.FIT_TOLERANCE,
+        "param": param,
+        "scale": scale,
+        "sigma_w": sigma_w,
+        "sigma_b": sigma_b,
+        "seed": seed,
+        "results": [result_json(found) for found in runs],
+        "device": backend.default_device_name(),
+        "timings": {
+            "import_s": import_s,
+            "ntk_s": sum(r.ntk_s for found in runs for r in found),
+            "compile_s": sum(r.compile_s for found in runs for r in found),
+            "train_s": sum(r.train_s for found in runs for r in found),
+        },
+    }
+    if interrupted:
+        payload["interrupted"] = True
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json(payload)
+    elif runs:
+        show_memorisation(payload, plot_width)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def parse_hidden_widths(text: str, samples: int) -> list[int]:
+    """Widths as for --hidden (8,64 or multiples of N: 8N) or a range 1:16."""
+    if ":" in text:
+        return options.parse_int_list(text, "--widths")
+    return options.parse_widths(text, samples, "--widths")
+
+
+def _curve(losses):
+    import numpy as np
+
+    t = np.unique(np.linspace(0, len(losses) - 1, CURVE_POINTS).round().astype(int))
+    return {"steps": t.tolist(), "loss": [float(losses[i]) for i in t]}
+
+
+_INTERRUPTED = "[yellow]interrupted: the rows above are the finished ones[/yellow]"
+
+
+def result_json(found) -> dict:
+    return {
+        "activation": found[0].spec.act.name,
+        "widths": [r.spec.widths[1] for r in found],
+        "final_loss": [r.final_loss for r in found],
+        "fraction_fitted": [r.fraction_fitted for r in found],
+        "lambda_min": [r.spectrum.lambda_min for r in found],
+        "lambda_max": [r.spectrum.lambda_max for r in found],
+        "floor": [r.spectrum.floor for r in found],
+        "lr": [r.lr for r in found],
+        "steps_run": [r.steps for r in found],
+        "diverged": [r.diverged for r in found],
+        "loss_curves": [_curve(r.losses) for r in found],
+    }
+
+
+def memorisation_plot(payload):
+    from ntktui.render import Plot, Series
+
+    series = [Series(r["activation"], r["widths"], r["final_loss"], scatter=len(r["widths"]) == 1)
+              for r in payload["results"]]
+    return Plot(title=f"Final loss after {payload['steps']} GD steps, N={payload['samples']} "
+                      "random labels",
+                xlabel="width w", ylabel="½‖f(X) − y‖²", series=series, log_x=True, log_y=True)
+
+
+def show_memorisation(payload, plot_width=None):
+    from ntktui.output import show, table
+    from ntktui.render import render
+
+    rows = []
+    for r in payload["results"]:
+        for k, w in enumerate(r["widths"]):
+            lmin = r["lambda_min"][k]
+            rows.append((r["activation"], w,
+                         "diverged" if r["diverged"][k] else r["final_loss"][k],
+                         r["fraction_fitted"][k],
+                         "below floor" if lmin is None else lmin,
+                         r["lambda_max"][k], r["lr"][k] * r["lambda_max"][k]))
+    notes = [_INTERRUPTED] if payload.get("interrupted") else []
+    show(
+        render(memorisation_plot(payload), width=plot_width),
+        table(f"Memorisation of {payload['samples']} random labels (n0 → w → 1, {payload['param']}, "
+              f"{payload['steps']} steps)",
+              ["act", "w", "final loss", "fitted", "λ_min(K₀)", "λ_max(K₀)", "η·λ_max"], rows),
+        f"[dim]final loss: ½‖f(X) − y‖² summed over the points; fitted: fraction with "
+        f"|f(x_i) − y_i| < {payload['fit_tolerance']:g}; K₀: the empirical NTK at "
+        "initialisation.[/dim]",
+        *notes,
+    )
