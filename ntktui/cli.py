@@ -12,6 +12,15 @@ from ntktui import __version__
 from ntktui.commands import (components, devices, iterations, kernel, lipschitz, lmin, mask, memorize,
                              reconstruct, spectrum, spline)
 
+
+def _reflow(doc: str | None) -> str | None:
+    """Docstring paragraphs as single lines, so that the help wraps to the terminal's width."""
+    if not doc:
+        return doc
+    paragraphs = [" ".join(p.split()) for p in doc.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 app = typer.Typer(
     name="ntk",
     help="Spectra of neural networks in the terminal: Jacobian singular values, gradient descent "
@@ -24,7 +33,7 @@ app = typer.Typer(
 
 for module in (spectrum, components, mask, iterations, reconstruct, spline, kernel, lmin, lipschitz,
                memorize, devices):
-    app.command(module.NAME, help=module.__doc__)(module.run)
+    app.command(module.NAME, help=_reflow(module.__doc__))(module.run)
 
 
 def _version(value: bool):

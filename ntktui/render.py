@@ -76,6 +76,10 @@ def _log_ticks(lo: float, hi: float, max_ticks: int = 8):
         if len(inside) >= 2:
             return [math.log10(v) for v in inside], [_mantissa_label(v) for v in inside]
     decades = list(range(first, last + 1))
+    if hi - lo < 1 and sum(lo - 1e-9 <= d <= hi + 1e-9 for d in decades) < 2:
+        # under one decade with at most one 1-2-5 value inside: evenly spaced, labelled values
+        ticks = [lo + (hi - lo) * i / 3 for i in range(4)] if hi > lo else [lo]
+        return ticks, [f"{10.0 ** t:.3g}" for t in ticks]
     step = max(1, math.ceil(len(decades) / max_ticks))
     decades = decades[::step]
     return decades, [_decade_label(d) for d in decades]
