@@ -128,3 +128,20 @@ def progress(description: str, total: int, enabled: bool | None = None):
                   TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextmanager
+def status(message: str, enabled: bool | None = None):
+    """A spinner with elapsed time on stderr while one long computation runs (a running XLA
+    program reports no progress of its own); only when stderr is a terminal by default."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(message), TimeElapsedColumn(),
+                  console=stderr_console(), transient=True) as bar:
+        bar.add_task(message, total=None)
+        yield
