@@ -100,3 +100,11 @@ N0 = Annotated[Optional[int], typer.Option("--n0", help="Input dimension of synt
 Data = Annotated[Optional[str], typer.Option("--data", help="Inputs from an N × n0 .npy or .csv "
                                              "file instead of synthetic rows.")]
 ActScale = Annotated[float, typer.Option("--scale", "-s", help="Activation frequency s: φ(s·t).")]
+Dataset = Annotated[Optional[str], typer.Option("--dataset", help="A named data set instead of "
+                                                "--data: sphere (synthetic, the default), clustered, "
+                                                "or digits (scikit-learn's 8×8 handwritten digits, "
+                                                "first N rows, offline).")]
+Depth = Annotated[Optional[int], typer.Option("--depth", "-L", help="Weight layers L (hidden layers "
+                                              "+ 1); must agree with --hidden if both are given.")]
+Depths = Annotated[str, typer.Option("--depth", "-L", help="Depths L (weight layers): a list 1,2,5 "
+                                     "or a range 1:30 or 1:30:2.")]
