@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Iterator, Sequence
@@ -382,8 +383,8 @@ def layers(
     closed = _use_closed(act, method)
     n = X.shape[0]
     block = 0 if closed else _tile_size(n, order)
-    tile = 0 if closed else 4 * block * block * len(_grid(order)[5])
-    backend.check_fits(f"the infinite-width kernels of {n} inputs", 8 * (6 * n * n + tile))
+    backend.check_fits(f"the infinite-width kernels of {n} inputs",
+                       memory_bytes(n, act, method, order))
     s, sw2, sb2 = (jnp.asarray(v, jnp.float64) for v in (scale, sigma_w2, sigma_b2))
     sigma = input_covariance(X, sigma_w2, sigma_b2)
     theta = sigma if ntk else None
@@ -399,6 +400,40 @@ def layers(
         else:
             sigma, theta = _quad_step(act, sigma, theta, s, sw2, sb2, ntk, order, block)
         yield Layer(l, sigma, theta, error)
+
+
+def memory_bytes(n: int, act: Activation, method: str = "auto", order: int = DEFAULT_ORDER) -> int:
+    """Bytes `layers` needs for n inputs: six N × N float64 matrices, plus one quadrature tile."""
+    if _use_closed(act, method):
+        return 8 * 6 * n * n
+    block = _tile_size(n, order)
+    return 8 * (6 * n * n + 4 * block * block * len(_grid(order)[5]))
+
+
+def compile_layers(
+    X, act: Activation, depth: int, *, sigma_w2: float = 1.0, sigma_b2: float = 0.0,
+    scale: float = 1.0, ntk: bool = True, method: str = "auto", order: int = DEFAULT_ORDER,
+) -> float:
+    """Compile the per-layer step of `layers` for this data set's size ahead of time and return
+    the seconds it took (0 for depth 1, which has no step). Later calls of `layers`, `kernels`,
+    `condition_by_depth` with the same size reuse the compiled program, so a front end can report
+    compile and compute time apart. The quadrature error probes compile on first use, not here."""
+    X = _check_network(X, depth, sigma_w2, sigma_b2, scale, order)
+    if ntk and not act.has_derivative:
+        raise _no_ntk(act)
+    closed = _use_closed(act, method)
+    if depth < 2:
+        return 0.0
+    n = X.shape[0]
+    mat = jax.ShapeDtypeStruct((n, n), jnp.float64)
+    num = jax.ShapeDtypeStruct((), jnp.float64)
+    start = time.perf_counter()
+    if closed:
+        _closed_step.lower(act, mat, mat if ntk else None, num, num, num, derivative=ntk).compile()
+    else:
+        _quad_step.lower(act, mat, mat if ntk else None, num, num, num, derivative=ntk,
+                         order=order, block=_tile_size(n, order)).compile()
+    return time.perf_counter() - start
 
 
 def _layer_error(act, sigma, theta, scale, sw2, sb2, order, ntk, depth, prev) -> QuadError:
@@ -646,7 +681,7 @@ def close_pairs(n_pairs: int, n0: int, angle, seed: int = 0) -> tuple[np.ndarray
 __all__: Sequence[str] = (
     "DEFAULT_ORDER", "METHODS", "has_closed_form", "closed_form_expectations",
     "quadrature_expectations", "quadrature_error", "pair_expectations", "input_covariance",
-    "QuadError", "Layer", "layers", "Kernels", "kernels", "nngp", "ntk_by_depth",
+    "QuadError", "Layer", "layers", "memory_bytes", "compile_layers", "Kernels", "kernels", "nngp", "ntk_by_depth",
     "condition_by_depth", "Condition", "condition", "feature_cosines", "pair_angles",
     "abrelu_params", "eoc_sigma_w2", "delta_phi", "correlation_map", "derivative_map",
     "EOCIterates", "eoc_iterates", "sphere_points", "clustered_points", "close_pairs",
