@@ -1,13 +1,20 @@
-"""Empirical NTK of a deep MLP: λ_min, λ_max, condition number and the eigenvalue spectrum.
+"""NTK of a deep MLP, empirical or at infinite width: λ_min, λ_max, condition number, spectrum.
 
-The kernel is computed layer by layer (SPEC §5), never forming the Jacobian; layers wider than
-the chunk stream through memory and are spread over every local device. A λ_min below the
-round-off floor N·ε·λ_max is reported as "below floor", not as a number. Inputs: --data FILE or
-synthetic Gaussian rows of norm √n0.
+The empirical kernel is computed layer by layer (SPEC §5), never forming the Jacobian; layers
+wider than the chunk stream through memory and are spread over every local device. --infinite
+gives the infinite-width NTK Θ^L instead (SPEC §6, ntk parameterisation, σ_w² = sigma_w², in
+float64): closed forms where they exist, else Gauss–Hermite quadrature with its error estimate
+(--order). Its depth L counts weight layers: --depth L, or the number of --hidden widths + 1
+(the widths themselves do not matter then); the JSON has "parameters": null and null hidden
+widths (infinitely many). A λ_min below the round-off floor N·ε·λ_max is reported as "below
+floor", not as a number. Inputs: --data FILE, --dataset NAME or synthetic Gaussian rows of
+norm √n0. Hidden widths default to 512,512 (or 512 repeated L − 1 times with --depth L).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Annotated, Optional
 
 import typer
@@ -16,15 +23,23 @@ from ntktui import options
 from ntktui.errors import UserError
 
 NAME = "kernel"
+DEFAULT_WIDTH = 512
 
 Out = Annotated[Optional[str], typer.Option("--out", help="Save the kernel matrix to FILE.npy.")]
+Infinite = Annotated[bool, typer.Option("--infinite", help="The infinite-width NTK (ntk "
+                                        "parameterisation, float64) instead of a sampled network.")]
+Order = Annotated[int, typer.Option("--order", help="Gauss–Hermite order for activations "
+                                    "without a closed form (--infinite).")]
 
 
 def run(
     act: options.Act = "relu",
-    hidden: options.Hidden = "512,512",
+    hidden: options.Hidden = None,
+    depth: options.Depth = None,
+    infinite: Infinite = False,
     data: options.Data = None,
-    samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Synthetic samples N (default 100).")] = None,
+    dataset: options.Dataset = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Samples N (default 100).")] = None,
     n0: options.N0 = None,
     scale: options.ActScale = 1.0,
     param: options.Param = "ntk",
@@ -33,6 +48,7 @@ def run(
     seed: options.Seed = 0,
     dtype: options.Dtype = "float64",
     chunk: options.Chunk = None,
+    order: Order = 64,
     out: Out = None,
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
@@ -41,26 +57,129 @@ def run(
 
     if out is not None and not out.endswith(".npy"):
         raise UserError(f"--out must name a .npy file, got {out!r}")
-    pts = datasets.points(data, samples, n0, seed, default_samples=100, default_n0=10)
+    if infinite:
+        _check_infinite_options(param, dtype, chunk)
+    pts = datasets.points(data, samples, n0, seed, default_samples=100, default_n0=10,
+                          dataset=dataset)
     x = pts.values
-    widths = [x.shape[1], *options.parse_widths(hidden, x.shape[0]), 1]
+    hidden_widths = resolve_hidden(hidden, depth, x.shape[0])
 
-    from engine import backend
-    from engine.mlp import MLPSpec
-    from engine.ntk import empirical_kernel
+    if infinite:
+        report, matrix = infinite_kernel(x, act, len(hidden_widths) + 1, scale, sigma_w, sigma_b,
+                                         order, keep_matrix=out is not None)
+    else:
+        from engine import backend
+        from engine.mlp import MLPSpec
+        from engine.ntk import empirical_kernel
 
-    spec = MLPSpec(tuple(widths), act, scale, param, sigma_w, sigma_b)
-    result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype), chunk=chunk,
-                              keep_matrix=out is not None)
+        spec = MLPSpec((x.shape[1], *hidden_widths, 1), act, scale, param, sigma_w, sigma_b)
+        result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
+                                  chunk=chunk, keep_matrix=out is not None)
+        report, matrix = KernelReport.empirical(result), result.matrix
     if out is not None:
-        _save(out, result.matrix)
-    payload = result_json(result, pts.description)
+        _save(out, matrix)
+    payload = result_json(report, pts.description)
     if json:
         from ntktui.output import emit_json
 
         emit_json(payload)
         return
-    show_kernel(result, pts.description, plot_width, out)
+    show_kernel(report, pts.description, plot_width, out)
+
+
+def resolve_hidden(hidden: str | None, depth: int | None, samples: int) -> list[int]:
+    """Hidden widths from --hidden and/or --depth (L weight layers = L − 1 hidden layers)."""
+    if depth is not None and depth < 1:
+        raise UserError(f"--depth must be at least 1 (weight layers), got {depth}")
+    if hidden is None:
+        return [DEFAULT_WIDTH] * ((depth or 3) - 1)
+    widths = options.parse_widths(hidden, samples)
+    if depth is not None and depth != len(widths) + 1:
+        raise UserError(f"--depth {depth} disagrees with --hidden {hidden!r} "
+                        f"({len(widths)} hidden layers = depth {len(widths) + 1}); give one of them")
+    return widths
+
+
+def _check_infinite_options(param: str, dtype: str, chunk: int | None) -> None:
+    if param != "ntk":
+        raise UserError(f"--infinite uses the ntk parameterisation; drop --param {param}")
+    if dtype != "float64":
+        raise UserError(f"--infinite computes in float64; --dtype {dtype} applies to the "
+                        "empirical kernel only")
+    if chunk is not None:
+        raise UserError("--chunk applies to the empirical kernel only, not --infinite")
+
+
+@dataclass
+class KernelReport:
+    """What the output needs from either kernel: the spectrum, the network and the run. Hidden
+    widths are None (infinite) for the infinite-width kernel, whose parameter count is None."""
+
+    spectrum: object  # engine.ntk.KernelSpectrum
+    samples: int
+    dtype: str
+    activation: str
+    scale: float
+    widths: list
+    param: str
+    sigma_w: float
+    sigma_b: float
+    parameters: int | None
+    devices: int
+    chunk: int | None
+    streamed_layers: list
+    memory_bytes: int
+    compile_s: float
+    compute_s: float
+    infinite: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+    @classmethod
+    def empirical(cls, r) -> "KernelReport":
+        spec = r.spec
+        return cls(r.spectrum, r.samples, r.dtype, spec.act.name, spec.scale, list(spec.widths),
+                   spec.param, spec.sigma_w, spec.sigma_b, spec.parameter_count, r.plan.devices,
+                   r.plan.chunk, list(r.plan.streamed_layers), r.memory_estimate, r.compile_s,
+                   r.compute_s, extra={"method": "layer-wise", "order": None,
+                                       "quadrature_error": None})
+
+
+def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, sigma_b: float,
+                    order: int, keep_matrix: bool = False):
+    """Θ^depth on x and its spectrum, as a KernelReport (and the matrix if asked for)."""
+    from engine import infinite as inf
+    from engine.activations import get
+    from engine.ntk import kernel_spectrum
+
+    if order < 2:
+        raise UserError(f"--order must be at least 2, got {order}")
+    act = get(act_name)
+    opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
+    start = time.perf_counter()
+    compile_s = inf.compile_layers(x, act, depth, **opts)
+    k = inf.kernels(x, act, depth, **opts)
+    spectrum = kernel_spectrum(k.ntk, "float64")
+    matrix = __import__("numpy").asarray(k.ntk) if keep_matrix else None
+    compute_s = time.perf_counter() - start - compile_s
+    closed = inf.has_closed_form(act)
+    errors = [e.as_dict() for e in k.errors]
+    worst = max(errors, key=lambda e: e["sigma_rel"], default=None)
+    extra = {"method": "closed form" if closed else "quadrature",
+             "order": None if closed else order,
+             # the last layer's estimate (its ntk_abs accumulates all layers) and the worst
+             # per-layer relative error of Σ^l
+             "quadrature_error": None if not errors else {
+                 **errors[-1], "worst_sigma_rel": worst["sigma_rel"],
+                 "ntk_rel": errors[-1]["ntk_abs"] / spectrum.lambda_max}}
+    report = KernelReport(spectrum, x.shape[0], "float64", act.name, scale,
+                          [x.shape[1], *[None] * (depth - 1), 1], "ntk", sigma_w, sigma_b, None, 1,
+                          None, [], inf.memory_bytes(x.shape[0], act, order=order), compile_s,
+                          compute_s, infinite=True, extra=extra)
+    return report, matrix
 
 
 def _save(path: str, matrix) -> None:
@@ -72,31 +191,34 @@ def _save(path: str, matrix) -> None:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def result_json(result, description: str) -> dict:
+def result_json(report: KernelReport, description: str) -> dict:
     from engine import backend
 
-    s = result.spectrum
+    s = report.spectrum
     ev = s.eigenvalues
     return {
         **s.as_dict(),
-        "samples": result.samples,
-        "parameters": result.spec.parameter_count,
-        "dtype": result.dtype,
+        "samples": report.samples,
+        "parameters": report.parameters,  # null at infinite width
+        "dtype": report.dtype,
         "device": backend.default_device_name(),
-        "devices": result.plan.devices,
-        "activation": result.spec.act.name,
-        "scale": result.spec.scale,
-        "widths": list(result.spec.widths),
-        "param": result.spec.param,
-        "sigma_w": result.spec.sigma_w,
-        "sigma_b": result.spec.sigma_b,
+        "devices": report.devices,
+        "infinite": report.infinite,
+        "depth": report.depth,
+        "activation": report.activation,
+        "scale": report.scale,
+        "widths": list(report.widths),  # null hidden widths: infinite
+        "param": report.param,
+        "sigma_w": report.sigma_w,
+        "sigma_b": report.sigma_b,
         "data": description,
-        "chunk": result.plan.chunk,
-        "streamed_layers": result.plan.streamed_layers,
-        "memory_bytes": result.memory_estimate,
+        "chunk": report.chunk,
+        "streamed_layers": report.streamed_layers,
+        "memory_bytes": report.memory_bytes,
+        **report.extra,
         # ascending; values at or below the floor are noise and appear as null
         "eigenvalues": [float(v) if v > s.floor else None for v in ev],
-        "timings": {"compile_s": result.compile_s, "compute_s": result.compute_s},
+        "timings": {"compile_s": report.compile_s, "compute_s": report.compute_s},
     }
 
 
@@ -115,31 +237,42 @@ def eigen_plot(spectrum, title: str):
                 hlines=[(spectrum.floor, "round-off floor")] if near and spectrum.floor > 0 else [])
 
 
-def show_kernel(result, description: str, plot_width=None, out=None):
+def show_kernel(report: KernelReport, description: str, plot_width=None, out=None):
     from engine import backend
     from engine.errors import format_bytes
     from ntktui.output import show, table
     from ntktui.render import render
 
-    s = result.spectrum
-    spec = result.spec
+    s = report.spectrum
+    r = report
+    if r.infinite:
+        network = (f"{r.activation} s={r.scale:g}, depth {r.depth}, infinite width, ntk, "
+                   f"σ_w={r.sigma_w:g}, σ_b={r.sigma_b:g}")
+        err = r.extra.get("quadrature_error")
+        method = r.extra["method"] + (
+            f" (order {r.extra['order']}, NTK error ≈ {err['ntk_rel']:.1e} of λ_max)" if err else "")
+        setup = [("method", method)]
+    else:
+        network = (f"{r.activation} s={r.scale:g}, widths {r.widths}, {r.param}, "
+                   f"σ_w={r.sigma_w:g}, σ_b={r.sigma_b:g}")
+        setup = [("chunk", f"{r.chunk} (streamed layers: {r.streamed_layers or 'none'})")]
     rows = [
-        ("network", f"{spec.act.name} s={spec.scale:g}, widths {list(spec.widths)}, {spec.param}, "
-                    f"σ_w={spec.sigma_w:g}, σ_b={spec.sigma_b:g}"),
+        ("network", network),
         ("data", description),
-        ("parameters", spec.parameter_count),
+        ("parameters", "∞ (infinite width)" if r.parameters is None else r.parameters),
         ("λ_min", "below floor" if s.below_floor else s.lambda_min),
         ("λ_max", s.lambda_max),
         ("condition κ", "—  (λ_min below floor)" if s.below_floor else s.condition),
         ("round-off floor", s.floor),
-        ("dtype / device", f"{result.dtype} / {backend.default_device_name()} × {result.plan.devices}"),
-        ("chunk", f"{result.plan.chunk} (streamed layers: {result.plan.streamed_layers or 'none'})"),
-        ("memory", format_bytes(result.memory_estimate)),
-        ("compile / compute", f"{result.compile_s:.2f} s / {result.compute_s:.2f} s"),
+        ("dtype / device", f"{r.dtype} / {backend.default_device_name()} × {r.devices}"),
+        *setup,
+        ("memory", format_bytes(r.memory_bytes)),
+        ("compile / compute", f"{r.compile_s:.2f} s / {r.compute_s:.2f} s"),
     ]
-    blocks = [render(eigen_plot(s, f"NTK eigenvalues, largest first (N={result.samples})"),
-                     width=plot_width),
-              table("Empirical NTK", ["", "value"], rows)]
+    kind = "Infinite-width NTK" if r.infinite else "Empirical NTK"
+    blocks = [render(eigen_plot(s, f"{'Infinite-width ' if r.infinite else ''}NTK eigenvalues, "
+                                   f"largest first (N={r.samples})"), width=plot_width),
+              table(kind, ["", "value"], rows)]
     if out:
         blocks.append(f"[dim]kernel saved to {out}[/dim]")
     show(*blocks)
