@@ -9,8 +9,8 @@ import sys
 import typer
 
 from ntktui import __version__
-from ntktui.commands import (components, devices, iterations, kernel, lipschitz, lmin, mask, memorize,
-                             reconstruct, spectrum, spline)
+from ntktui.commands import (components, condition, devices, eoc, iterations, kernel, lipschitz, lmin,
+                             mask, memorize, reconstruct, separation, spectrum, spline)
 
 
 def _reflow(doc: str | None) -> str | None:
@@ -32,7 +32,7 @@ app = typer.Typer(
 )
 
 for module in (spectrum, components, mask, iterations, reconstruct, spline, kernel, lmin, lipschitz,
-               memorize, devices):
+               memorize, condition, eoc, separation, devices):
     app.command(module.NAME, help=_reflow(module.__doc__))(module.run)
 
 

@@ -1,0 +1,135 @@
+"""abrelu(a, b) = a·t + b·|t| at the edge of chaos (seed 001): Δφ, σ_w², correlation iterates, κ.
+
+With σ_b = 0 and σ_w² = 1/(a² + b²) the variance of every layer equals the input's, and two
+inputs' correlation follows the map ρ ↦ (1 − Δφ)ρ + Δφ·(2/π)(√(1−ρ²) + ρ·arcsin ρ) with
+Δφ = b²/(a² + b²); the derivative map χ(ρ) = (1 − Δφ) + Δφ·(2/π)·arcsin ρ scales the NTK's
+recursion. From a starting correlation ρ¹ (--rho) the command iterates both maps over depth and
+reports the NNGP correlation ρ^L, χ^L and the NTK's correlation Θ^L(x,x')/Θ^L(x,x). Next to
+abrelu(a, b) it shows relu (Δφ = ½), abs (Δφ = 1) and linear (Δφ = 0), each at its own edge of
+chaos, with the condition number κ of the infinite-width NTK matrix against depth on a data set
+(as in `ntk condition`: default 100 points on the sphere in n0 = 100 dimensions). The larger
+Δφ, the faster κ approaches its deep limit: for N distinct inputs and Δφ > 0 the NTK's
+correlations all tend to ¼, so the matrix tends to a multiple of ¾I + ¼·11ᵀ, whose κ is
+(N + 3)/3 (limit_condition; the lower grey line).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from ntktui import options
+from ntktui.errors import UserError
+
+NAME = "eoc"
+REFERENCES = ("relu", "abs", "linear")
+
+A = Annotated[float, typer.Option("--a", help="Linear part a of φ(t) = a·t + b·|t|.")]
+B = Annotated[float, typer.Option("--b", help="Absolute-value part b of φ(t) = a·t + b·|t|.")]
+Rho = Annotated[float, typer.Option("--rho", help="Starting correlation ρ¹ of two inputs, in "
+                                    "[−1, 1].")]
+Samples = Annotated[Optional[int], typer.Option("--samples", "-n", help="Samples N for κ "
+                                                "(default 100).")]
+
+
+def run(
+    a: A = 0.25,
+    b: B = 0.75,
+    rho: Rho = 0.5,
+    depth: options.Depths = "1:30",
+    data: options.Data = None,
+    dataset: options.Dataset = None,
+    samples: Samples = None,
+    n0: options.N0 = None,
+    seed: options.Seed = 0,
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    import math
+
+    for name, v in (("--a", a), ("--b", b), ("--rho", rho)):
+        options.check_finite(v, name)
+    if a * a + b * b == 0:
+        raise UserError("abrelu(a,b) needs a² + b² > 0; --a 0 --b 0 is the zero function")
+    if not -1.0 <= rho <= 1.0:
+        raise UserError(f"--rho is a correlation and must lie in [−1, 1], got {rho}")
+    depths = sorted(set(options.parse_int_list(depth, "--depth")))
+
+    from ntktui import data as datasets
+    from ntktui.commands.condition import (DEFAULT_N0, DEFAULT_SAMPLES, condition_plot,
+                                           condition_table, infinite_conditions)
+
+    pts = datasets.points(data, samples, n0, seed, DEFAULT_SAMPLES, DEFAULT_N0, dataset=dataset)
+    x = pts.values
+
+    from engine import backend
+    from engine import infinite as inf
+    from engine.activations import get
+    from ntktui.output import progress
+
+    gram = inf.condition(x @ x.T)
+    main = f"abrelu({a!r},{b!r})"
+    timings = {"compile_s": 0.0, "compute_s": 0.0}
+    results = []
+    with progress("κ by depth", 1 + len(REFERENCES)) as advance:
+        for name in (main, *REFERENCES):
+            act = get(name)
+            pa, pb = inf.abrelu_params(act)
+            sw2, delta = inf.eoc_sigma_w2(pa, pb), inf.delta_phi(pa, pb)
+            start = time.perf_counter()
+            it = inf.eoc_iterates(rho, delta, max(depths))
+            timings["compute_s"] += time.perf_counter() - start
+            at = [d - 1 for d in depths]
+            row = infinite_conditions(x, act, depths, math.sqrt(sw2), 0.0, 1.0, 64, timings)
+            results.append({
+                "activation": act.name, "label": name if name == main else act.name,
+                "a": pa, "b": pb, "delta_phi": delta, "sigma_w2": sw2,
+                "depth": depths, "condition": row["condition"], "below_floor": row["below_floor"],
+                "lambda_min": row["lambda_min"], "lambda_max": row["lambda_max"],
+                "rho": it.rho[at], "chi": it.chi[at], "ntk_rho": it.ntk_rho[at],
+            })
+            advance()
+    first = results[0]
+    payload = {
+        "a": a, "b": b, "delta_phi": first["delta_phi"], "sigma_w2": first["sigma_w2"],
+        "sigma_b": 0.0, "rho0": rho, "depth": depths,
+        "iterates": {"rho": first["rho"], "chi": first["chi"], "ntk_rho": first["ntk_rho"]},
+        "gram_condition": gram.kappa, "gram_below_floor": not gram.resolved,
+        "limit_condition": (x.shape[0] + 3) / 3,
+        "data": pts.description, "samples": x.shape[0], "n0": x.shape[1],
+        "device": backend.default_device_name(), "results": results, "timings": timings,
+    }
+    if json:
+        from ntktui.output import emit_json
+
+        for r in results:
+            r.pop("label")
+        emit_json(payload)
+        return
+
+    from ntktui.output import fmt, show, table
+    from ntktui.render import Plot, Series, render
+
+    corr = Plot(f"Correlation iterates at the edge of chaos from ρ¹ = {rho:g}", "depth L",
+                "ρ", [Series(f"{r['label']} ρ^L (Δφ={r['delta_phi']:.3g})", depths, r["rho"])
+                      for r in results]
+                + [Series(f"{main} NTK", depths, first["ntk_rho"])])
+    blocks = [render(corr, width=plot_width)]
+    plot = condition_plot(results, "NTK condition number against depth (infinite width, EOC)",
+                          gram.kappa, payload["limit_condition"])
+    if plot is not None:
+        blocks.append(render(plot, width=plot_width))
+    blocks.append(table(f"{main}: Δφ = {fmt(first['delta_phi'])}, σ_w² = "
+                        f"{fmt(first['sigma_w2'])}, σ_b = 0; iterates from ρ¹ = {rho:g}",
+                        ["depth L", "ρ^L (NNGP)", "χ^L", "NTK correlation"],
+                        zip(depths, first["rho"], first["chi"], first["ntk_rho"])))
+    blocks.append(condition_table(results, "κ of the NTK at the edge of chaos"))
+    consts = ", ".join(f"{r['label']} Δφ={r['delta_phi']:.3g} σ_w²={r['sigma_w2']:.4g}"
+                       for r in results)
+    g = "below floor" if gram.kappa is None else fmt(gram.kappa)
+    blocks.append(f"deep limit (N + 3)/3 = {fmt(payload['limit_condition'])}, Gram matrix κ = {g} "
+                  "(grey lines)")
+    blocks.append(f"[dim]{consts}; {pts.description}[/dim]")
+    show(*blocks)

@@ -1,0 +1,146 @@
+"""Angle between the gradient features of close input pairs against depth (seed 002).
+
+Pairs of points on the sphere of radius √n0 are drawn at the given input angles (--angles, in
+degrees); for each pair x, z the angle between ∇f(x) and ∇f(z) of an infinitely wide network is
+arccos(Θ^L(x,z)/√(Θ^L(x,x)·Θ^L(z,z))). Without a nonlinearity (linear) it stays at the input
+angle at every depth; with relu similar inputs separate: every pair's angle grows with depth
+toward one common angle, whatever its input angle: at the edge of chaos with σ_b = 0 the NTK
+correlation of any two distinct inputs tends to ¼ for every abrelu with Δφ > 0 (relu, abs), an
+angle of arccos ¼ ≈ 75.5° (the grey line), approached slowly (like 1/L). σ_w defaults to the edge of chaos (relu √2,
+linear 1); with σ_b = 0 the angles of relu, abs and linear do not depend on σ_w.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from ntktui import options
+from ntktui.errors import UserError
+
+NAME = "separation"
+DEFAULT_ACTS = ("relu", "linear")
+
+Angles = Annotated[str, typer.Option("--angles", help="Input angles of the pairs in degrees, "
+                                     "e.g. 1,5,10,30 (each in (0, 180]).")]
+SigmaWOpt = Annotated[Optional[float], typer.Option(
+    "--sigma-w", help="Weight scale σ_w (default: the edge of chaos for relu/abs/linear/abrelu, "
+    "else 1).")]
+N0 = Annotated[int, typer.Option("--n0", help="Input dimension.")]
+
+
+def parse_angles(text: str) -> list[float]:
+    try:
+        out = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UserError(f"--angles must be degrees like 1,5,10,30, got {text!r}") from None
+    if not out:
+        raise UserError("--angles is empty")
+    if not all(math.isfinite(v) and 0 < v <= 180 for v in out):
+        raise UserError(f"--angles must lie in (0, 180] degrees, got {text!r}")
+    return out
+
+
+def deep_limit_deg(act, scale: float, sigma_b: float) -> float | None:
+    """arccos ¼ in degrees for abrelu-type activations with Δφ > 0 and σ_b = 0 (their angles do
+    not depend on σ_w), else None (no limit known here)."""
+    from engine import infinite as inf
+    from engine.errors import EngineError
+
+    if sigma_b != 0:
+        return None
+    try:
+        a, b = inf.abrelu_params(act, scale)
+    except EngineError:
+        return None
+    return math.degrees(math.acos(0.25)) if inf.delta_phi(a, b) > 0 else None
+
+
+def run(
+    act: options.Acts = None,
+    depth: options.Depths = "1:30",
+    angles: Angles = "1,5,10,30",
+    n0: N0 = 100,
+    scale: options.ActScale = 1.0,
+    sigma_w: SigmaWOpt = None,
+    sigma_b: options.SigmaB = 0.0,
+    seed: options.Seed = 0,
+    order: Annotated[int, typer.Option("--order", help="Gauss–Hermite order for activations "
+                                       "without a closed form.")] = 64,
+    json: options.Json = False,
+    plot_width: options.PlotWidth = None,
+):
+    acts = list(act or DEFAULT_ACTS)
+    depths = sorted(set(options.parse_int_list(depth, "--depth")))
+    degrees = parse_angles(angles)
+    if n0 < 2:
+        raise UserError(f"--n0 must be at least 2 for a pair at an angle, got {n0}")
+    if order < 2:
+        raise UserError(f"--order must be at least 2, got {order}")
+
+    from ntktui.commands.condition import check_scales, network
+
+    check_scales(sigma_w, sigma_b, scale)
+
+    import numpy as np
+
+    from engine import backend
+    from engine import infinite as inf
+
+    nets = [network(a, scale, sigma_w, sigma_b) for a in acts]
+    x, pairs = inf.close_pairs(len(degrees), n0, [math.radians(d) for d in degrees], seed)
+    start = time.perf_counter()
+    results = []
+    wanted = set(depths)
+    for a, sw in nets:
+        per_depth = [np.degrees(inf.pair_angles(layer.ntk, pairs))
+                     for layer in inf.layers(x, a, max(depths), sigma_w2=sw**2,
+                                             sigma_b2=sigma_b**2, scale=scale, order=order)
+                     if layer.depth in wanted]
+        ang = np.stack(per_depth)  # depth × pair
+        results.append({"activation": a.name, "sigma_w": sw, "sigma_b": sigma_b, "depth": depths,
+                        "pairs": [{"input_angle_deg": d, "angle_deg": ang[:, k]}
+                                  for k, d in enumerate(degrees)],
+                        "spread_deg": np.ptp(ang, axis=1),
+                        # largest over smallest angle: 1 when all pairs share one angle
+                        "ratio": ang.max(axis=1) / ang.min(axis=1),
+                        "deep_limit_deg": deep_limit_deg(a, scale, sigma_b)})
+    payload = {"input_angles_deg": degrees, "n0": n0, "seed": seed, "scale": scale,
+               "device": backend.default_device_name(), "results": results,
+               "timings": {"compute_s": time.perf_counter() - start}}
+    if json:
+        from ntktui.output import emit_json
+
+        emit_json(payload)
+        return
+    show_separation(payload, plot_width)
+
+
+def show_separation(p: dict, plot_width=None) -> None:
+    from ntktui.output import show, table
+    from ntktui.render import Plot, Series, render
+
+    series = [Series(f"{r['activation']} {q['input_angle_deg']:g}°", r["depth"], q["angle_deg"])
+              for r in p["results"] for q in r["pairs"]]
+    limits = sorted({r["deep_limit_deg"] for r in p["results"] if r["deep_limit_deg"]})
+    plot = Plot("Angle between the gradient features of close pairs (infinite width)",
+                "depth L", "angle (degrees)", series,
+                hlines=[(v, "deep limit") for v in limits])
+    cols = [f"{r['activation']} {q['input_angle_deg']:g}°" for r in p["results"] for q in r["pairs"]]
+    depths = p["results"][0]["depth"]
+    rows = [(d, *(q["angle_deg"][i] for r in p["results"] for q in r["pairs"]))
+            for i, d in enumerate(depths)]
+    ratio = ", ".join(f"{r['activation']} {r['ratio'][0]:.3g} → {r['ratio'][-1]:.3g}"
+                      for r in p["results"])
+    show(render(plot, width=plot_width),
+         table("Gradient-feature angle (degrees) by depth; input angle in the column name",
+               ["depth L", *cols], rows),
+         f"largest / smallest pair angle from depth {depths[0]} to {depths[-1]}: {ratio}"
+         + (f"; deep limit {', '.join(f'{v:.1f}°' for v in limits)} (grey line)" if limits else ""),
+         f"[dim]{len(p['input_angles_deg'])} pairs on the sphere of radius √{p['n0']} "
+         f"(seed {p['seed']}); "
+         + ", ".join(f"{r['activation']} σ_w={r['sigma_w']:.4g}" for r in p["results"])
+         + f", σ_b={p['results'][0]['sigma_b']:g}[/dim]")
