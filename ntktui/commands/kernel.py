@@ -64,17 +64,21 @@ def run(
     x = pts.values
     hidden_widths = resolve_hidden(hidden, depth, x.shape[0])
 
+    from ntktui.output import status
+
     if infinite:
-        report, matrix = infinite_kernel(x, act, len(hidden_widths) + 1, scale, sigma_w, sigma_b,
-                                         order, keep_matrix=out is not None)
+        with status(f"infinite-width NTK of {x.shape[0]} samples"):
+            report, matrix = infinite_kernel(x, act, len(hidden_widths) + 1, scale, sigma_w,
+                                             sigma_b, order, keep_matrix=out is not None)
     else:
         from engine import backend
         from engine.mlp import MLPSpec
         from engine.ntk import empirical_kernel
 
         spec = MLPSpec((x.shape[1], *hidden_widths, 1), act, scale, param, sigma_w, sigma_b)
-        result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
-                                  chunk=chunk, keep_matrix=out is not None)
+        with status(f"empirical NTK of {x.shape[0]} samples, {spec.parameter_count:,} parameters"):
+            result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
+                                      chunk=chunk, keep_matrix=out is not None)
         report, matrix = KernelReport.empirical(result), result.matrix
     if out is not None:
         _save(out, matrix)
@@ -151,6 +155,8 @@ class KernelReport:
 def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, sigma_b: float,
                     order: int, keep_matrix: bool = False):
     """Θ^depth on x and its spectrum, as a KernelReport (and the matrix if asked for)."""
+    import numpy as np
+
     from engine import infinite as inf
     from engine.activations import get
     from engine.ntk import kernel_spectrum
@@ -163,7 +169,7 @@ def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, 
     compile_s = inf.compile_layers(x, act, depth, **opts)
     k = inf.kernels(x, act, depth, **opts)
     spectrum = kernel_spectrum(k.ntk, "float64")
-    matrix = __import__("numpy").asarray(k.ntk) if keep_matrix else None
+    matrix = np.asarray(k.ntk) if keep_matrix else None
     compute_s = time.perf_counter() - start - compile_s
     closed = inf.has_closed_form(act)
     errors = [e.as_dict() for e in k.errors]
