@@ -32,8 +32,8 @@ class Points:
     description: str
 
 
-def load_points(path: str) -> Points:
-    """An N × n₀ matrix from .npy or text (.csv/.txt, commas or whitespace); a 1-D file is N × 1."""
+def read_numbers(path: str, ndmin: int = 1) -> np.ndarray:
+    """A float64 array from .npy or text (.csv/.txt, commas or whitespace); one-line errors."""
     if not Path(path).is_file():
         raise UserError(f"no such file: {path}")
     try:
@@ -41,10 +41,15 @@ def load_points(path: str) -> Points:
             raw = np.load(path, allow_pickle=False)
         else:
             text = Path(path).read_text().replace(",", " ")
-            raw = np.loadtxt(text.splitlines(), ndmin=2)
-        raw = np.asarray(raw, dtype=np.float64)
+            raw = np.loadtxt(text.splitlines(), ndmin=ndmin)
+        return np.asarray(raw, dtype=np.float64)
     except Exception as exc:  # np.load/loadtxt raise ValueError, OSError, TypeError, ...
         raise UserError(f"cannot read numbers from {path}: {' '.join(str(exc).split())}") from None
+
+
+def load_points(path: str) -> Points:
+    """An N × n₀ matrix from .npy or text (.csv/.txt, commas or whitespace); a 1-D file is N × 1."""
+    raw = read_numbers(path, ndmin=2)
     if raw.ndim == 1:
         raw = raw[:, None]
     if raw.ndim != 2 or raw.shape[0] < 1 or raw.shape[1] < 1:

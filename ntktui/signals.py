@@ -89,16 +89,9 @@ def grayscale(img: np.ndarray) -> np.ndarray:
 
 def from_file(path: str) -> Signal:
     """A 1-D array from .npy or text (.csv/.txt, commas or whitespace), min–max scaled."""
-    _check_file(path)
-    try:
-        if path.lower().endswith(".npy"):
-            raw = np.load(path, allow_pickle=False)
-        else:
-            text = Path(path).read_text().replace(",", " ")
-            raw = np.loadtxt(text.splitlines(), ndmin=1)
-        raw = np.squeeze(np.asarray(raw, dtype=np.float64))
-    except Exception as exc:  # np.load/loadtxt raise ValueError, OSError, TypeError, ...
-        raise UserError(f"cannot read numbers from {path}: {_one_line(exc)}") from None
+    from ntktui.data import read_numbers
+
+    raw = np.squeeze(read_numbers(path, ndmin=1))
     if raw.ndim != 1:
         raise UserError(f"{path} must hold a 1-D array, got shape {raw.shape}")
     values = _minmax(_checked(raw, path), path)
