@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from engine import backend
-from engine.errors import EngineError, InsufficientMemory, format_bytes
+from engine.errors import EngineError, InsufficientMemory
 
 backend.configure()
 

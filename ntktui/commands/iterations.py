@@ -3,7 +3,6 @@ Appendix D): T = log(1 − τ)/log(1 − σ_k²/σ₁²) with η = 1/σ₁², k 
 
 from __future__ import annotations
 
-import time
 from typing import Optional
 
 import typer

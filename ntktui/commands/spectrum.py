@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import typer
-
 from ntktui import options
 
 NAME = "spectrum"
