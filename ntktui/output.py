@@ -56,6 +56,9 @@ def write_json_atomic(path: str, payload: dict) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(to_jsonable(payload), fh, indent=1)
             fh.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a result file is an ordinary file
         os.replace(tmp, target)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
