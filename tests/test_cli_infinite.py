@@ -7,8 +7,6 @@ import contextlib
 import io
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -244,14 +242,3 @@ TINY = ("--samples", "4", "--n0", "3")
 def test_bad_input_is_one_line(ntk, args, message):
     r = ntk(*args)
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r.err
-
-
-def test_help_of_the_new_commands_imports_no_jax():
-    probe = ("import sys\nfrom ntktui.cli import main\n"
-             "for c in ('condition', 'eoc', 'separation', 'kernel'):\n"
-             "    assert main([c, '--help']) == 0\n"
-             "heavy = [m for m in ('jax', 'numpy', 'sklearn', 'engine.infinite') if m in sys.modules]\n"
-             "print('HEAVY=' + ','.join(heavy))\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "HEAVY=\n" in done.stdout and "--infinite" in done.stdout and "--angles" in done.stdout

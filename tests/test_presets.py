@@ -5,8 +5,6 @@ errors naming the file, the key and the line; `ntk presets`; a user's own file; 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import typer
@@ -126,17 +124,6 @@ def test_presets_table_and_one_preset(ntk):
     res = ntk("presets", "seed002-separation")
     assert res.code == 0, res.err
     assert "ntk separation --act relu --act linear" in res.out
-
-
-def test_presets_and_run_help_import_no_jax():
-    probe = ("import sys\nfrom ntktui.cli import main\n"
-             "for argv in (['presets'], ['presets', '--json'], ['run', '--help']):\n"
-             "    assert main(argv) == 0\n"
-             "print('HEAVY=' + ','.join(m for m in ('jax', 'numpy', 'textual') if m in sys.modules),"
-             " file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "HEAVY=\n" in done.stderr
 
 
 # --- ntk run gives the command's own numbers ------------------------------------------------------
