@@ -525,19 +525,17 @@ class Condition:
 
 
 def condition(K) -> Condition:
-    """Condition number with SPEC §5's floor; ε is that of K's dtype, eigenvalues in float64."""
+    """Condition number with SPEC §5's floor, from the one kernel-spectrum routine
+    (`engine.ntk.kernel_spectrum`: eigenvalues in float64, ε of K's dtype)."""
+    from engine.ntk import kernel_spectrum
+
     K = np.asarray(K)
     if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] < 1:
         raise EngineError(f"a kernel matrix must be square, got shape {K.shape}")
-    eps = float(np.finfo(K.dtype if np.issubdtype(K.dtype, np.floating) else np.float64).eps)
-    lam = np.linalg.eigvalsh(K.astype(np.float64))
-    n = K.shape[0]
-    lam_max = float(lam[-1])
-    floor = n * eps * max(lam_max, 0.0)
-    lam_min = float(lam[0])
-    if lam_max <= 0 or lam_min <= floor:
-        return Condition(n, lam_max, None, None, floor, eps)
-    return Condition(n, lam_max, lam_min, lam_max / lam_min, floor, eps)
+    dtype = K.dtype if np.issubdtype(K.dtype, np.floating) else np.dtype(np.float64)
+    s = kernel_spectrum(K, dtype)
+    return Condition(K.shape[0], s.lambda_max, s.lambda_min, s.condition, s.floor,
+                     float(np.finfo(dtype).eps))
 
 
 def feature_cosines(K) -> np.ndarray:
