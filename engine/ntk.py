@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from engine import backend
@@ -468,7 +468,6 @@ class KernelResult:
     matrix: np.ndarray | None
     compile_s: float
     compute_s: float
-    extra: dict = field(default_factory=dict)
 
 
 def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk: int | None = None,
@@ -484,8 +483,7 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     N = x.shape[0]
     plan = choose_plan(spec, N, dtype, chunk, devices)
     start = time.perf_counter()
-    shapes = jax.eval_shape(lambda: mlp.init(spec, seed, dtype))
-    compiled = _program(spec, plan).lower(shapes, jax.ShapeDtypeStruct(x.shape, dtype)).compile()
+    compiled = _compiled(spec, plan, x.shape, dtype)
     need = max(_compiled_bytes(compiled, plan), N * N * (dtype.itemsize + 8))
     available = backend.available_bytes()
     if need > available:  # XLA's own count, checked before the parameters are even drawn
@@ -501,6 +499,20 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     matrix = np.asarray(K) if keep_matrix else None
     compute_s = time.perf_counter() - start
     return KernelResult(spec, N, dtype.name, plan, need, spectrum, matrix, compile_s, compute_s)
+
+
+_COMPILED: dict = {}
+
+
+def _compiled(spec: MLPSpec, plan: Plan, shape, dtype):
+    """The layer-wise program compiled ahead of time for these shapes, once per process (a study
+    that revisits a network, or a test suite, does not lower and compile it again)."""
+    key = (spec, plan, tuple(shape), dtype.name)
+    if key not in _COMPILED:
+        shapes = jax.eval_shape(lambda: mlp.init(spec, 0, dtype))
+        _COMPILED[key] = _program(spec, plan).lower(
+            shapes, jax.ShapeDtypeStruct(shape, dtype)).compile()
+    return _COMPILED[key]
 
 
 def _compiled_bytes(compiled, plan: Plan) -> int:
