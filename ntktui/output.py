@@ -148,3 +148,108 @@ def status(message: str, enabled: bool | None = None):
                   console=stderr_console(), transient=True) as bar:
         bar.add_task(message, total=None)
         yield
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports (ntktui.report): how the CLI prints an analysis and how export writes one.
+
+INTERRUPTED = "interrupted: the rows above are the finished ones"
+
+
+class CliProgress:
+    """The CLI's Progress (ntktui.report): a rich bar on stderr when it is a terminal, and the
+    last partial Report, printed if Ctrl-C stops the analysis."""
+
+    def __init__(self, enabled: bool | None = None):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.partial = None
+        self._bar = self._task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def begin(self, label: str, total: int) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn)
+
+        if self._bar is None:
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=stderr_console(), transient=True)
+            self._bar.start()
+        elif self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(label, total=total)
+
+    def step(self, n: int = 1, partial=None) -> None:
+        if partial is not None:
+            self.partial = partial
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, n)
+
+
+def deliver(module, arguments: dict, as_json: bool, plot_width: int | None = None) -> None:
+    """A command's run(): its analysis with a progress bar, then its JSON or its plots and tables.
+    On Ctrl-C the work finished so far is printed (marked interrupted) before the exit."""
+    from ntktui.report import bind
+
+    progress = CliProgress()
+    try:
+        with progress:
+            report = module.analyse(progress, **bind(module, arguments))
+    except KeyboardInterrupt:
+        if progress.partial is not None:
+            emit_report(progress.partial.interrupted(INTERRUPTED), as_json, plot_width)
+        raise
+    emit_report(report, as_json, plot_width)
+
+
+def emit_report(report, as_json: bool, plot_width: int | None = None) -> None:
+    if as_json:
+        emit_json(dict(report.payload))
+    else:
+        show(*printable(report, plot_width))
+
+
+def printable(report, width: int | None = None, color: bool | None = None) -> list:
+    """The Report's blocks as show() takes them: plot text, rich tables and markup lines."""
+    from ntktui.render import ImageGrid, Plot, render, render_images
+    from ntktui.report import Note, Table
+
+    out = []
+    for block in report.blocks:
+        if isinstance(block, Plot):
+            out.append(render(block, width=width, height=block.height, color=color))
+        elif isinstance(block, ImageGrid):
+            out.append(render_images(block, width=width, color=color))
+        elif isinstance(block, Table):
+            out.append(table(block.title, block.columns, block.rows))
+        elif isinstance(block, Note):
+            out.append(block.text)
+        else:
+            raise TypeError(f"not a report block: {type(block).__name__}")
+    return out
+
+
+def report_text(report, width: int = 100) -> str:
+    """The Report as plain text, exactly as `NO_COLOR=1 ntk … ` prints it (for saved files)."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False,
+                      no_color=True, highlight=False)
+    for block in printable(report, width, color=False):
+        if isinstance(block, str) and "\n" in block:
+            console.print(Text(block), soft_wrap=True)
+        else:
+            console.print(block)
+    return buf.getvalue()

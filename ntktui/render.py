@@ -42,6 +42,7 @@ class Plot:
     log_y: bool = False
     hlines: Sequence[tuple[float, str]] = ()  # (value, label), e.g. a round-off floor
     ylim: tuple[float, float] | None = None
+    height: int | None = None  # preferred rows (the CLI's default is 20)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ every finished row.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated, Optional
 
@@ -39,6 +40,14 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, samples="25,50,100,200", hidden="8N,400", n0=400, scale=1.0,
+            param="unscaled", sigma_w=0.05, sigma_b=0.0, seed=0, dtype="float64", chunk=None,
+            out=None):
     acts = list(act or DEFAULT_ACTS)
     sizes = options.parse_int_list(samples, "--samples")
     if n0 < 1:
@@ -49,7 +58,6 @@ def run(
     from engine import backend
     from engine.mlp import MLPSpec, synthetic_inputs
     from engine.ntk import empirical_kernel
-    from ntktui.output import progress
 
     dt = backend.resolve_dtype(dtype)
     # Every network is built (and so validated) before anything is computed.
@@ -60,22 +68,18 @@ def run(
     study = Study(acts, sizes, {"n0": n0, "hidden": hidden, "param": param, "sigma_w": sigma_w,
                                 "sigma_b": sigma_b, "scale": scale, "seed": seed, "dtype": dt.name,
                                 "device": backend.default_device_name()})
-    try:
-        with progress("λ_min", len(specs)) as advance:
-            for N in sizes:
-                x = synthetic_inputs(N, n0, seed)
-                for a in acts:
-                    r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk)
-                    study.add(a, N, r)
-                    if out:
-                        from ntktui.output import write_json_atomic
+    progress.begin("λ_min", len(specs))
+    for N in sizes:
+        x = synthetic_inputs(N, n0, seed)
+        for a in acts:
+            r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk)
+            study.add(a, N, r)
+            if out:
+                from ntktui.output import write_json_atomic
 
-                        write_json_atomic(out, study.payload())
-                    advance()
-    except KeyboardInterrupt:
-        study.report(json, plot_width, out, interrupted=True)
-        raise
-    study.report(json, plot_width, out)
+                write_json_atomic(out, study.payload())
+            progress.step(partial=study.report())
+    return study.report()
 
 
 class Study:
@@ -114,34 +118,28 @@ class Study:
         return {"setting": self.setting, "results": self.results(), "complete": self.complete,
                 "timings": {"compile_s": self.compile_s, "compute_s": self.compute_s}}
 
-    def report(self, as_json, plot_width, out, interrupted=False):
-        from ntktui.output import emit_json, show, table
-        from ntktui.render import Plot, Series, render
+    def report(self):
+        from ntktui.render import Plot, Series
+        from ntktui.report import Note, Report, Table
 
-        if as_json:
-            emit_json(self.payload())
-            return
         results = self.results()
         series = [Series(f"{r['activation']}" + (f"  N^{r['exponent']:.2f}" if r["exponent"] else ""),
                          [N for N, v in zip(r["samples"], r["lambda_min"]) if v],
                          [v for v in r["lambda_min"] if v]) for r in results]
         blocks = []
         if any(len(s.x) for s in series):
-            blocks.append(render(Plot("λ_min of the empirical NTK against N", "N", "λ_min",
-                                      [s for s in series if len(s.x)], log_x=True, log_y=True),
-                                 width=plot_width))
+            blocks.append(Plot("λ_min of the empirical NTK against N", "N", "λ_min",
+                               [s for s in series if len(s.x)], log_x=True, log_y=True))
         rows = []
         for r in results:
             for N, v, lmax in zip(r["samples"], r["lambda_min"], r["lambda_max"]):
                 rows.append((r["activation"], N, "below floor" if v is None else v, lmax))
-        blocks.append(table("λ_min growth", ["act", "N", "λ_min", "λ_max"], rows))
+        blocks.append(Table("λ_min growth", ["act", "N", "λ_min", "λ_max"], rows))
         exps = ", ".join(f"{r['activation']} {r['exponent']:.2f}" if r["exponent"] is not None
                          else f"{r['activation']} —" for r in results)
         st = self.setting
-        blocks.append(f"fitted exponent a in λ_min ∝ N^a: {exps}")
-        blocks.append(f"[dim]n0={st['n0']}, hidden {st['hidden']}, {st['param']} σ_w={st['sigma_w']:g} "
-                      f"σ_b={st['sigma_b']:g}, s={st['scale']:g}, {st['dtype']} on {st['device']}[/dim]")
-        if interrupted:
-            blocks.append("[yellow]interrupted: the rows above are the finished ones"
-                          + (f", also saved in {out}" if out else "") + "[/yellow]")
-        show(*blocks)
+        blocks.append(Note(f"fitted exponent a in λ_min ∝ N^a: {exps}"))
+        blocks.append(Note(f"[dim]n0={st['n0']}, hidden {st['hidden']}, {st['param']} "
+                           f"σ_w={st['sigma_w']:g} σ_b={st['sigma_b']:g}, s={st['scale']:g}, "
+                           f"{st['dtype']} on {st['device']}[/dim]"))
+        return Report(self.payload(), blocks, complete=self.complete)

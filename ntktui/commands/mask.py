@@ -4,6 +4,7 @@ to keep k components."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import typer
@@ -28,6 +29,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act="relu", width=256, samples=None, scale=32.0, eta=1.0, steps=1000.0,
+            lam=1e-4, k=16):
     start = time.perf_counter()
     samples = width if samples is None else samples
     check_inputs(scale, eta, steps, lam, k)
@@ -36,17 +44,33 @@ def run(
     from engine.shallow import spectrum
 
     import_s = time.perf_counter() - start
+    progress.begin("spectrum", 1)
     s = spectrum(get(act), samples, width, scale)
+    progress.step()
     if k > s.singular_values.size:
         raise UserError(f"--k {k} exceeds the {s.singular_values.size} singular values of a "
                         f"{samples} × {width} Jacobian")
-    result = compute(s, eta, steps, lam, k)
-    if json:
-        from ntktui.output import emit_json
+    return masks_report(s, import_s, eta, steps, lam, k)
 
-        emit_json(payload(s, result, import_s))
-        return
-    show_masks(s, result, plot_width)
+
+def masks_report(s, import_s: float, eta: float, steps: float, lam: float, k: int):
+    """The masks for one spectrum; η and T can be changed at once (Report.adjust) since only the
+    masks, not the spectrum, depend on them."""
+    from ntktui.report import Control, Report
+
+    check_inputs(s.scale, eta, steps, lam, k)
+    result = compute(s, eta, steps, lam, k)
+
+    def adjust(**changes):
+        values = {"eta": eta, "steps": steps, "lam": lam, "k": k, **changes}
+        return masks_report(s, import_s, **values)
+
+    controls = (
+        Control("eta", "η·σ₁²", eta, 1e-3, 1.99, 1.25),
+        Control("steps", "T", steps, 1, 1e9, 2.0, integer=True),
+    )
+    return Report(payload(s, result, import_s), mask_blocks(s, result), controls=controls,
+                  adjust=adjust)
 
 
 def check_inputs(scale: float, eta: float, steps: float, lam: float, k: int) -> None:
@@ -144,10 +168,9 @@ def mask_plot(s, r: dict):
                 hlines=[(0.5, "½")], ylim=(-0.02, 1.02))
 
 
-def show_masks(s, r: dict, plot_width=None) -> None:
+def mask_blocks(s, r: dict) -> list:
     from ntktui.commands.spectrum import spectrum_plot
-    from ntktui.output import show, table
-    from ntktui.render import render
+    from ntktui.report import Table
 
     kept = kept_above_half(s, r["masks"])
     settings = {"ridge": f"λ = {r['lambda']:.3e}", "pca": f"k = {r['k']}",
@@ -163,10 +186,10 @@ def show_masks(s, r: dict, plot_width=None) -> None:
         (f"GD iterations to keep k={r['k']} (mask {_tau():.3f})",
          "below floor" if iters is None else iters, None),
     ]
-    show(
-        render(mask_plot(s, r), width=plot_width),
-        render(spectrum_plot([s]), width=plot_width),
-        table("Masks", ["mask", "setting", "#kept > ½"],
+    return [
+        mask_plot(s, r),
+        spectrum_plot([s]),
+        Table("Masks", ["mask", "setting", "#kept > ½"],
               [(name, settings[name], kept[name]) for name in MASKS]),
-        table("Gradient descent", ["quantity", "value", "σ/σ₁"], gd_rows),
-    )
+        Table("Gradient descent", ["quantity", "value", "σ/σ₁"], gd_rows),
+    ]

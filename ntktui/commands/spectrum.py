@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ntktui import options
@@ -19,6 +20,12 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, width=256, samples=None, scale=32.0, dtype="float64"):
     start = time.perf_counter()
     acts = list(act or DEFAULT_ACTS)
     samples = width if samples is None else samples
@@ -27,18 +34,18 @@ def run(
     from engine import backend
     from engine.activations import get
     from engine.shallow import check_sizes, spectrum
+    from ntktui.report import Report
 
     import_s = time.perf_counter() - start
     activations = [get(a) for a in acts]  # validate every name before computing anything
     dt = backend.resolve_dtype(dtype)
     check_sizes(samples, width, dt)
-    from ntktui.output import progress
 
     spectra = []
-    with progress("spectra", len(activations)) as advance:
-        for a in activations:
-            spectra.append(spectrum(a, samples, width, scale, dt))
-            advance()
+    progress.begin("spectra", len(activations))
+    for a in activations:
+        spectra.append(spectrum(a, samples, width, scale, dt))
+        progress.step()
     payload = {
         "samples": samples,
         "width": width,
@@ -51,12 +58,7 @@ def run(
             "compute_s": sum(s.compute_s for s in spectra),
         },
     }
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json(payload)
-        return
-    show_spectra(spectra, plot_width)
+    return Report(payload, spectrum_blocks(spectra))
 
 
 def result_json(s) -> dict:
@@ -92,11 +94,10 @@ def spectrum_plot(spectra):
     )
 
 
-def show_spectra(spectra, plot_width=None):
+def spectrum_blocks(spectra) -> list:
     import numpy as np
 
-    from ntktui.output import show, table
-    from ntktui.render import render
+    from ntktui.report import Note, Table
 
     rows = []
     for s in spectra:
@@ -104,9 +105,9 @@ def show_spectra(spectra, plot_width=None):
         last = "below floor" if not s.resolved[-1] else n[-1]
         rows.append((s.activation, s.scale, s.singular_values[0], int((n > 0.5).sum()),
                      int(np.searchsorted(-n, -1e-3)), last, int((~s.resolved).sum())))
-    show(
-        render(spectrum_plot(spectra), width=plot_width),
-        table("Spectrum", ["act", "s", "σ₁", ">½", ">1e-3", "σ_N/σ₁", "<floor"], rows),
-        "[dim]>½, >1e-3: how many σ_k/σ₁ exceed ½ and 1e-3; <floor: values below the round-off "
-        "floor, not shown as numbers.[/dim]",
-    )
+    return [
+        spectrum_plot(spectra),
+        Table("Spectrum", ["act", "s", "σ₁", ">½", ">1e-3", "σ_N/σ₁", "<floor"], rows),
+        Note("[dim]>½, >1e-3: how many σ_k/σ₁ exceed ½ and 1e-3; <floor: values below the "
+             "round-off floor, not shown as numbers.[/dim]"),
+    ]

@@ -1,0 +1,138 @@
+"""An analysis's result as explicit data, shared by the CLI and the dashboard.
+
+Every study command has `analyse(progress, **params) -> Report`: the numbers (`payload`, exactly
+what `--json` prints) and what a person looks at (`blocks`: plots, image grids, tables and notes,
+in order). The CLI prints the blocks (`output.show_report`), the dashboard shows them in widgets,
+and export writes both, so no front end computes anything of its own.
+
+Long analyses call `progress.step(partial=...)` between chunks of work with the Report of the
+work finished so far: the CLI draws a progress bar and, on Ctrl-C, prints the last partial Report;
+the dashboard fills its panels row by row and raises `Cancelled` from `step` when the user
+cancels. A running XLA program cannot be interrupted, so a chunk is the unit of cancellation.
+
+This module imports nothing heavy: the dashboard and `--help` load it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+
+if TYPE_CHECKING:  # render imports numpy; this module stays light for --help
+    from ntktui.render import ImageGrid, Plot
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of raw values (numbers, strings, None for "—"); each front end formats them."""
+
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line of text between blocks (rich markup: "[dim]…[/dim]")."""
+
+    text: str
+
+
+Block = Union["Plot", "ImageGrid", Table, Note]
+
+
+@dataclass(frozen=True)
+class Control:
+    """A parameter the dashboard can change at once, without redoing the expensive part (the GD
+    step η and the step count T of the mask curves): a key press multiplies or divides it by
+    `factor` within [lo, hi]; `Report.adjust(name=value)` returns the redrawn Report."""
+
+    name: str  # analyse()'s keyword, e.g. "eta"
+    label: str  # as shown: "η·σ₁²"
+    value: float
+    lo: float
+    hi: float
+    factor: float
+    integer: bool = False
+
+    def moved(self, direction: int) -> float:
+        """The value one key press away (direction −1 or +1), kept inside [lo, hi]."""
+        value = self.value * self.factor ** direction
+        if self.integer:
+            value = float(round(value))
+            if value == self.value:
+                value += direction
+        return min(self.hi, max(self.lo, value))
+
+
+@dataclass(frozen=True)
+class Report:
+    payload: Mapping[str, Any]
+    blocks: Sequence[Block]
+    complete: bool = True
+    controls: Sequence[Control] = ()
+    # adjust(**{control.name: value}) → a new Report, cheap (no compilation, no large work).
+    adjust: Callable[..., "Report"] | None = field(default=None, compare=False)
+
+    def plots(self) -> list["Plot"]:
+        from ntktui.render import Plot
+
+        return [b for b in self.blocks if isinstance(b, Plot)]
+
+    def tables(self) -> list[Table]:
+        return [b for b in self.blocks if isinstance(b, Table)]
+
+    def interrupted(self, note: str) -> "Report":
+        """This partial Report marked as stopped early (its payload says "interrupted": true)."""
+        return replace(self, payload={**self.payload, "interrupted": True},
+                       blocks=(*self.blocks, Note(f"[yellow]{note}[/yellow]")), complete=False)
+
+
+class Cancelled(Exception):
+    """Raised by a front end's Progress.step to stop an analysis between chunks."""
+
+
+class Progress:
+    """What an analysis tells the front end while it works. This base class ignores it all (for
+    tests and scripts); the CLI's draws a bar, the dashboard's posts messages."""
+
+    def begin(self, label: str, total: int) -> None:
+        """Work in `total` equal steps is starting (called again for a second stage)."""
+
+    def step(self, n: int = 1, partial: Report | None = None) -> None:
+        """`n` steps are done; `partial` is the Report so far. May raise Cancelled."""
+
+
+SILENT = Progress()
+
+
+def compute(command: str, progress: Progress | None = None, **params) -> Report:
+    """Run a study command's analysis from Python: `compute("spectrum", act=["relu"], width=64)`.
+    Parameters not given take the command's defaults."""
+    from ntktui.presets import command_module, command_options
+
+    module = command_module(command)
+    args = {name: option.default for name, option in command_options(command).items()
+            if name in analysis_parameters(module)}
+    args.update(params)
+    return module.analyse(progress or SILENT, **args)
+
+
+def analysis_parameters(module) -> tuple[str, ...]:
+    """The keywords a command's analyse() takes (its run() also has --json and --plot-width)."""
+    import inspect
+
+    return tuple(p for p in inspect.signature(module.analyse).parameters if p != "progress")
+
+
+def is_analysis(module) -> bool:
+    return callable(getattr(module, "analyse", None))
+
+
+def bind(module, arguments: Mapping[str, Any]) -> dict:
+    """run()'s keyword arguments narrowed to those analyse() takes."""
+    names = analysis_parameters(module)
+    return {k: v for k, v in arguments.items() if k in names}
+
+
+Analyse = Callable[..., Report]
