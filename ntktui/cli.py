@@ -10,7 +10,8 @@ import typer
 
 from ntktui import __version__
 from ntktui.commands import (components, condition, devices, eoc, iterations, kernel, lipschitz, lmin,
-                             mask, memorize, presets, reconstruct, run, separation, spectrum, spline)
+                             mask, memorize, presets, reconstruct, run, separation, spectrum, spline,
+                             tui)
 
 
 def _reflow(doc: str | None) -> str | None:
@@ -32,7 +33,7 @@ app = typer.Typer(
 )
 
 for module in (spectrum, components, mask, iterations, reconstruct, spline, kernel, lmin, lipschitz,
-               memorize, condition, eoc, separation, presets, run, devices):
+               memorize, condition, eoc, separation, presets, run, tui, devices):
     app.command(module.NAME, help=_reflow(module.__doc__))(module.run)
 
 

@@ -285,10 +285,11 @@ class Preset:
                         return f"{self.source}{f', line {line}' if line else ''}, key {table}.{key}"
         return str(self.source)
 
-    def command_line(self, quick: bool = False) -> str:
+    def command_line(self, quick: bool = False,
+                     overrides: Mapping[str, Any] | None = None) -> str:
         import shlex
 
-        return "ntk " + " ".join(shlex.quote(a) for a in self.argv(quick))
+        return "ntk " + " ".join(shlex.quote(a) for a in self.argv(quick, overrides))
 
     def to_json(self) -> dict:
         return {"name": self.name, "title": self.title, "description": self.description,

@@ -1,0 +1,30 @@
+"""Open the dashboard: the preset browser, or PRESET's study at once.
+
+Keys are shown in the footer: enter opens a preset, r runs, c (or ctrl+c) cancels after the
+chunk in progress, e edits the parameters, t switches quick and full sizes, x exports the
+study (result.json, plot.txt, arrays.npz, preset.toml), -/+ and [/] move the mask's η and T,
+escape goes back, ctrl+p searches presets and commands, ctrl+q quits. No mouse is needed; it
+works in an 80 × 24 terminal and over SSH (TEXTUAL_COLOR_SYSTEM=256 if colours look wrong)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+NAME = "tui"
+
+
+def run(
+    preset: Optional[str] = typer.Argument(None, metavar="[PRESET]",
+                                           help="A bundled preset's name or a preset file (.toml)."),
+    quick: bool = typer.Option(False, "--quick", help="Start with the presets' quick sizes."),
+    export_dir: str = typer.Option(".", "--export-dir", metavar="DIR",
+                                   help="Where x saves exports (a folder per export)."),
+):
+    from ntktui import presets
+
+    chosen = presets.load(preset) if preset is not None else None  # a bad name fails here, in one line
+    from ntktui.tui.app import NtkApp
+
+    NtkApp(chosen, quick=quick, export_dir=export_dir).run()

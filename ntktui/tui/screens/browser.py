@@ -1,0 +1,69 @@
+"""The first screen: the presets (one per paper figure or study) and what each one shows."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class BrowserScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", priority=True),
+        Binding("t", "toggle_quick", "Quick"),
+    ]
+
+    def __init__(self, presets):
+        super().__init__()
+        self.presets = {p.name: p for p in presets}
+
+    def compose(self):
+        yield Header()
+        with Horizontal():
+            yield OptionList(*(Option(p.name, id=p.name) for p in self.presets.values()),
+                             id="presets")
+            with VerticalScroll(id="about"):
+                yield Static(id="description")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "ntk: spectra of neural networks"
+        self._sub_title()
+        self.query_one(OptionList).focus()
+        if self.presets:
+            self._describe(next(iter(self.presets)))
+
+    def _sub_title(self) -> None:
+        quick = getattr(self.app, "quick", False)
+        self.sub_title = f"{len(self.presets)} presets · " + ("quick sizes" if quick else
+                                                             "full sizes")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._describe(event.option.id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.app.open_preset(self.presets[event.option.id])
+
+    def action_open(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self.app.open_preset(self.presets[options.get_option_at_index(options.highlighted).id])
+
+    def action_toggle_quick(self) -> None:
+        self.app.quick = not self.app.quick
+        self._sub_title()
+
+    def _describe(self, name: str | None) -> None:
+        p = self.presets.get(name)
+        if p is None:
+            return
+        quick = getattr(self.app, "quick", False)
+        text = Text()
+        text.append(p.title + "\n", style="bold")
+        text.append(p.paper + "\n\n", style="italic")
+        text.append(p.description + "\n\n")
+        text.append(p.command_line(quick=quick), style="cyan")
+        self.query_one("#description", Static).update(text)

@@ -1,0 +1,65 @@
+"""One line under the header: what runs, how far it is, how long it has taken."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+BAR = 16
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine { height: 1; width: 1fr; background: $boost; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.state = "idle"  # idle, running, cancelling, done, cancelled, failed
+        self.label, self.done, self.total = "", 0, 0
+        self.started = self.finished = None
+        self.message = ""
+        self.set_interval(0.5, self._tick)
+
+    def start(self) -> None:
+        self.state, self.label, self.done, self.total = "running", "starting", 0, 0
+        self.started, self.finished, self.message = time.monotonic(), None, ""
+        self._draw()
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        self.label, self.done, self.total = label, done, total
+        self._draw()
+
+    def stop(self, state: str, message: str = "") -> None:
+        self.state, self.message = state, message
+        if state != "cancelling":
+            self.finished = time.monotonic()
+        self._draw()
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+    def _tick(self) -> None:
+        if self.state in ("running", "cancelling"):
+            self._draw()
+
+    def _draw(self) -> None:
+        style = {"running": "bold yellow", "cancelling": "bold magenta", "done": "bold green",
+                 "cancelled": "bold magenta", "failed": "bold red"}.get(self.state, "dim")
+        text = Text(self.state, style=style)
+        if self.total:
+            filled = round(BAR * self.done / self.total)
+            text.append(f"  {self.label} ")
+            text.append("█" * filled + "░" * (BAR - filled), style="cyan")
+            text.append(f" {self.done}/{self.total}")
+        elif self.state == "running":
+            text.append(f"  {self.label}")
+        if self.started is not None:
+            text.append(f"  {self.elapsed:.1f} s")
+        if self.message:
+            text.append(f"  {self.message}", style="dim")
+        self.update(text)
