@@ -15,6 +15,7 @@ floor N·ε·λ_max is not a result: it is null in JSON and "below floor" in the
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Annotated, Optional
 
@@ -54,6 +55,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, depth="1:30", width=None, data=None, dataset=None, samples=None,
+            n0=None, scale=1.0, sigma_w=None, sigma_b=0.0, seed=0, dtype="float64", order=64):
     acts = list(act or DEFAULT_ACTS)
     depths = sorted(set(options.parse_int_list(depth, "--depth")))
     if width is not None and width < 1:
@@ -72,37 +80,38 @@ def run(
 
     from engine import backend
     from engine import infinite as inf
-    from ntktui.output import progress
 
     dt = backend.resolve_dtype(dtype)
     nets = [network(a, scale, sigma_w, sigma_b) for a in acts]  # all refusals before any work
     gram = inf.condition(x @ x.T)
     timings = {"compile_s": 0.0, "compute_s": 0.0}
     results = []
-    with progress("κ by depth", len(nets) * (len(depths) if width else 1)) as advance:
-        for a, sw in nets:
-            if width is None:
-                row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings)
-                advance()
-            else:
-                row = empirical_conditions(x, a, depths, width, sw, sigma_b, scale, seed, dt,
-                                           timings, advance)
-            results.append({"activation": a.name, "sigma_w": sw, "sigma_b": sigma_b, **row})
 
-    payload = {
-        "gram_condition": gram.kappa,
-        "gram_below_floor": not gram.resolved,
-        "data": pts.description, "samples": x.shape[0], "n0": x.shape[1],
-        "width": width, "infinite": width is None, "scale": scale,
-        "dtype": dt.name if width else "float64", "device": backend.default_device_name(),
-        "results": results, "timings": timings,
-    }
-    if json:
-        from ntktui.output import emit_json
+    def report(rows, complete=True):
+        payload = {
+            "gram_condition": gram.kappa,
+            "gram_below_floor": not gram.resolved,
+            "data": pts.description, "samples": x.shape[0], "n0": x.shape[1],
+            "width": width, "infinite": width is None, "scale": scale,
+            "dtype": dt.name if width else "float64", "device": backend.default_device_name(),
+            "results": rows, "timings": timings if complete else dict(timings),
+        }
+        return condition_report(payload, complete)
 
-        emit_json(payload)
-        return
-    show_conditions(payload, plot_width)
+    progress.begin("κ by depth", len(nets) * (len(depths) if width else 1))
+    for a, sw in nets:
+        head = {"activation": a.name, "sigma_w": sw, "sigma_b": sigma_b}
+        if width is None:
+            row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings)
+        else:
+            row = empirical_conditions(
+                x, a, depths, width, sw, sigma_b, scale, seed, dt, timings,
+                # the rows of this network's depths finished so far, next to the finished networks
+                lambda part: progress.step(partial=report([*results, {**head, **part}], False)))
+        results.append({**head, **row})
+        if width is None:
+            progress.step(partial=report(list(results), False))
+    return report(results)
 
 
 def check_scales(sigma_w, sigma_b, scale) -> None:
@@ -161,8 +170,9 @@ def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings)
 
 
 def empirical_conditions(x, act, depths, width, sigma_w, sigma_b, scale, seed, dtype, timings,
-                         advance) -> dict:
-    """κ of the empirical NTK of one sampled network per depth (hidden widths W, L − 1 times)."""
+                         finished) -> dict:
+    """κ of the empirical NTK of one sampled network per depth (hidden widths W, L − 1 times);
+    `finished(row)` is called after each depth with the row of the depths done so far."""
     from engine.mlp import MLPSpec
     from engine.ntk import empirical_kernel
 
@@ -175,7 +185,11 @@ def empirical_conditions(x, act, depths, width, sigma_w, sigma_b, scale, seed, d
         rows.append((s.condition, s.lambda_min, s.lambda_max))
         timings["compile_s"] += r.compile_s
         timings["compute_s"] += r.compute_s
-        advance()
+        finished(empirical_row(depths[:len(rows)], rows))
+    return empirical_row(depths, rows)
+
+
+def empirical_row(depths, rows) -> dict:
     return {**condition_lists(depths, rows), "method": "empirical", "quadrature_error": None}
 
 
@@ -202,36 +216,45 @@ def condition_plot(results, title: str, gram: float | None = None, limit: float 
 
 
 def condition_table(results, title: str):
-    from ntktui.output import table
+    """Depth by network; a network still being computed (a partial report) has its missing
+    depths as None ("—")."""
+    from ntktui.report import Table
 
-    depths = results[0]["depth"] if results else []
+    depths = max((r["depth"] for r in results), key=len) if results else []
     rows = []
     for i, d in enumerate(depths):
-        rows.append((d, *("below floor" if r["condition"][i] is None else r["condition"][i]
+        rows.append((d, *(None if i >= len(r["condition"]) else
+                          "below floor" if r["condition"][i] is None else r["condition"][i]
                           for r in results)))
-    return table(title, ["depth L", *(r.get("label", r["activation"]) for r in results)], rows)
+    return Table(title, ["depth L", *(r.get("label", r["activation"]) for r in results)], rows)
 
 
-def show_conditions(p: dict, plot_width=None) -> None:
-    from ntktui.output import fmt, show
-    from ntktui.render import render
+def condition_report(p: dict, complete: bool = True):
+    from ntktui.report import Report
+
+    return Report(p, condition_blocks(p), complete=complete)
+
+
+def condition_blocks(p: dict) -> list:
+    from ntktui.output import fmt
+    from ntktui.report import Note
 
     kind = "infinite width" if p["infinite"] else f"width {p['width']}"
     blocks = []
     plot = condition_plot(p["results"], f"NTK condition number against depth ({kind})",
                           p["gram_condition"])
     if plot is not None:
-        blocks.append(render(plot, width=plot_width))
+        blocks.append(plot)
     blocks.append(condition_table(p["results"], f"κ of the NTK ({kind})"))
     gram = "below floor (XXᵀ is singular to round-off)" if p["gram_condition"] is None \
         else fmt(p["gram_condition"])
-    blocks.append(f"Gram matrix XXᵀ: κ = {gram} (grey line)")
+    blocks.append(Note(f"Gram matrix XXᵀ: κ = {gram} (grey line)"))
     sw = ", ".join(f"{r['activation']} σ_w={r['sigma_w']:.4g}" for r in p["results"])
     quad = [f"{r['activation']} {r['quadrature_error']:.1e}" for r in p["results"]
             if r["quadrature_error"] is not None]
-    blocks.append(f"[dim]{p['data']}; {sw}, σ_b={p['results'][0]['sigma_b']:g}; "
-                  f"{p['dtype']} on {p['device']}; compile {p['timings']['compile_s']:.2f} s, "
-                  f"compute {p['timings']['compute_s']:.2f} s"
-                  + (f"; quadrature error (of λ_max): {', '.join(quad)}" if quad else "")
-                  + "[/dim]")
-    show(*blocks)
+    blocks.append(Note(f"[dim]{p['data']}; {sw}, σ_b={p['results'][0]['sigma_b']:g}; "
+                       f"{p['dtype']} on {p['device']}; compile {p['timings']['compile_s']:.2f} s, "
+                       f"compute {p['timings']['compute_s']:.2f} s"
+                       + (f"; quadrature error (of λ_max): {', '.join(quad)}" if quad else "")
+                       + "[/dim]"))
+    return blocks

@@ -15,6 +15,7 @@ correlations all tend to ¼, so the matrix tends to a multiple of ¾I + ¼·11�
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated, Optional
 
@@ -47,6 +48,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, a=0.25, b=0.75, rho=0.5, depth="1:30", data=None, dataset=None,
+            samples=None, n0=None, seed=0):
     import math
 
     for name, v in (("--a", a), ("--b", b), ("--rho", rho)):
@@ -58,8 +66,7 @@ def run(
     depths = sorted(set(options.parse_int_list(depth, "--depth")))
 
     from ntktui import data as datasets
-    from ntktui.commands.condition import (DEFAULT_N0, DEFAULT_SAMPLES, condition_plot,
-                                           condition_table, infinite_conditions)
+    from ntktui.commands.condition import DEFAULT_N0, DEFAULT_SAMPLES, infinite_conditions
 
     pts = datasets.points(data, samples, n0, seed, DEFAULT_SAMPLES, DEFAULT_N0, dataset=dataset)
     x = pts.values
@@ -67,69 +74,81 @@ def run(
     from engine import backend
     from engine import infinite as inf
     from engine.activations import get
-    from ntktui.output import progress
+    from ntktui.report import Report
 
     gram = inf.condition(x @ x.T)
-    main = f"abrelu({a!r},{b!r})"
+    main = main_label(a, b)
     timings = {"compile_s": 0.0, "compute_s": 0.0}
     results = []
-    with progress("κ by depth", 1 + len(REFERENCES)) as advance:
-        for name in (main, *REFERENCES):
-            act = get(name)
-            pa, pb = inf.abrelu_params(act)
-            sw2, delta = inf.eoc_sigma_w2(pa, pb), inf.delta_phi(pa, pb)
-            start = time.perf_counter()
-            it = inf.eoc_iterates(rho, delta, max(depths))
-            timings["compute_s"] += time.perf_counter() - start
-            at = [d - 1 for d in depths]
-            row = infinite_conditions(x, act, depths, math.sqrt(sw2), 0.0, 1.0, 64, timings)
-            results.append({
-                "activation": act.name, "label": name if name == main else act.name,
-                "a": pa, "b": pb, "delta_phi": delta, "sigma_w2": sw2,
-                "depth": depths, "condition": row["condition"], "below_floor": row["below_floor"],
-                "lambda_min": row["lambda_min"], "lambda_max": row["lambda_max"],
-                "rho": it.rho[at], "chi": it.chi[at], "ntk_rho": it.ntk_rho[at],
-            })
-            advance()
+
+    def report(complete=True):
+        first = results[0]
+        payload = {
+            "a": a, "b": b, "delta_phi": first["delta_phi"], "sigma_w2": first["sigma_w2"],
+            "sigma_b": 0.0, "rho0": rho, "depth": depths,
+            "iterates": {"rho": first["rho"], "chi": first["chi"], "ntk_rho": first["ntk_rho"]},
+            "gram_condition": gram.kappa, "gram_below_floor": not gram.resolved,
+            "limit_condition": (x.shape[0] + 3) / 3,
+            "data": pts.description, "samples": x.shape[0], "n0": x.shape[1],
+            "device": backend.default_device_name(), "results": list(results),
+            "timings": timings if complete else dict(timings),
+        }
+        return Report(payload, eoc_blocks(payload), complete=complete)
+
+    progress.begin("κ by depth", 1 + len(REFERENCES))
+    for name in (main, *REFERENCES):
+        act = get(name)
+        pa, pb = inf.abrelu_params(act)
+        sw2, delta = inf.eoc_sigma_w2(pa, pb), inf.delta_phi(pa, pb)
+        start = time.perf_counter()
+        it = inf.eoc_iterates(rho, delta, max(depths))
+        timings["compute_s"] += time.perf_counter() - start
+        at = [d - 1 for d in depths]
+        row = infinite_conditions(x, act, depths, math.sqrt(sw2), 0.0, 1.0, 64, timings)
+        results.append({
+            "activation": act.name,
+            "a": pa, "b": pb, "delta_phi": delta, "sigma_w2": sw2,
+            "depth": depths, "condition": row["condition"], "below_floor": row["below_floor"],
+            "lambda_min": row["lambda_min"], "lambda_max": row["lambda_max"],
+            "rho": it.rho[at], "chi": it.chi[at], "ntk_rho": it.ntk_rho[at],
+        })
+        progress.step(partial=report(complete=False))
+    return report()
+
+
+def main_label(a: float, b: float) -> str:
+    return f"abrelu({a!r},{b!r})"
+
+
+def eoc_blocks(p: dict) -> list:
+    """The iterates and κ against depth; the first result is abrelu(a, b), labelled as given."""
+    from ntktui.commands.condition import condition_plot, condition_table
+    from ntktui.output import fmt
+    from ntktui.render import Plot, Series
+    from ntktui.report import Note, Table
+
+    main, depths, rho = main_label(p["a"], p["b"]), p["depth"], p["rho0"]
+    results = [{**r, "label": main if i == 0 else r["activation"]}
+               for i, r in enumerate(p["results"])]
     first = results[0]
-    payload = {
-        "a": a, "b": b, "delta_phi": first["delta_phi"], "sigma_w2": first["sigma_w2"],
-        "sigma_b": 0.0, "rho0": rho, "depth": depths,
-        "iterates": {"rho": first["rho"], "chi": first["chi"], "ntk_rho": first["ntk_rho"]},
-        "gram_condition": gram.kappa, "gram_below_floor": not gram.resolved,
-        "limit_condition": (x.shape[0] + 3) / 3,
-        "data": pts.description, "samples": x.shape[0], "n0": x.shape[1],
-        "device": backend.default_device_name(), "results": results, "timings": timings,
-    }
-    if json:
-        from ntktui.output import emit_json
-
-        for r in results:
-            r.pop("label")
-        emit_json(payload)
-        return
-
-    from ntktui.output import fmt, show, table
-    from ntktui.render import Plot, Series, render
-
     corr = Plot(f"Correlation iterates at the edge of chaos from ρ¹ = {rho:g}", "depth L",
                 "ρ", [Series(f"{r['label']} ρ^L (Δφ={r['delta_phi']:.3g})", depths, r["rho"])
                       for r in results]
                 + [Series(f"{main} NTK", depths, first["ntk_rho"])])
-    blocks = [render(corr, width=plot_width)]
+    blocks = [corr]
     plot = condition_plot(results, "NTK condition number against depth (infinite width, EOC)",
-                          gram.kappa, payload["limit_condition"])
+                          p["gram_condition"], p["limit_condition"])
     if plot is not None:
-        blocks.append(render(plot, width=plot_width))
-    blocks.append(table(f"{main}: Δφ = {fmt(first['delta_phi'])}, σ_w² = "
+        blocks.append(plot)
+    blocks.append(Table(f"{main}: Δφ = {fmt(first['delta_phi'])}, σ_w² = "
                         f"{fmt(first['sigma_w2'])}, σ_b = 0; iterates from ρ¹ = {rho:g}",
                         ["depth L", "ρ^L (NNGP)", "χ^L", "NTK correlation"],
-                        zip(depths, first["rho"], first["chi"], first["ntk_rho"])))
+                        list(zip(depths, first["rho"], first["chi"], first["ntk_rho"]))))
     blocks.append(condition_table(results, "κ of the NTK at the edge of chaos"))
     consts = ", ".join(f"{r['label']} Δφ={r['delta_phi']:.3g} σ_w²={r['sigma_w2']:.4g}"
                        for r in results)
-    g = "below floor" if gram.kappa is None else fmt(gram.kappa)
-    blocks.append(f"deep limit (N + 3)/3 = {fmt(payload['limit_condition'])}, Gram matrix κ = {g} "
-                  "(grey lines)")
-    blocks.append(f"[dim]{consts}; {pts.description}[/dim]")
-    show(*blocks)
+    g = "below floor" if p["gram_condition"] is None else fmt(p["gram_condition"])
+    blocks.append(Note(f"deep limit (N + 3)/3 = {fmt(p['limit_condition'])}, Gram matrix κ = {g} "
+                       "(grey lines)"))
+    blocks.append(Note(f"[dim]{consts}; {p['data']}[/dim]"))
+    return blocks

@@ -13,6 +13,7 @@ linear 1); with σ_b = 0 the angles of relu, abs and linear do not depend on σ_
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Annotated, Optional
 
@@ -73,6 +74,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, depth="1:30", angles="1,5,10,30", n0=100, scale=1.0,
+            sigma_w=None, sigma_b=0.0, seed=0, order=64):
     acts = list(act or DEFAULT_ACTS)
     depths = sorted(set(options.parse_int_list(depth, "--depth")))
     degrees = parse_angles(angles)
@@ -89,13 +97,22 @@ def run(
 
     from engine import backend
     from engine import infinite as inf
+    from ntktui.report import Report
 
     nets = [network(a, scale, sigma_w, sigma_b) for a in acts]
     x, pairs = inf.close_pairs(len(degrees), n0, [math.radians(d) for d in degrees], seed)
-    start = time.perf_counter()
-    results = []
+    results, timings = [], {"compute_s": 0.0}
+
+    def report(complete=True):
+        payload = {"input_angles_deg": degrees, "n0": n0, "seed": seed, "scale": scale,
+                   "device": backend.default_device_name(), "results": list(results),
+                   "timings": dict(timings)}
+        return Report(payload, separation_blocks(payload), complete=complete)
+
     wanted = set(depths)
+    progress.begin("angles by depth", len(nets))
     for a, sw in nets:
+        start = time.perf_counter()
         per_depth = [np.degrees(inf.pair_angles(layer.ntk, pairs))
                      for layer in inf.layers(x, a, max(depths), sigma_w2=sw**2,
                                              sigma_b2=sigma_b**2, scale=scale, order=order)
@@ -108,20 +125,14 @@ def run(
                         # largest over smallest angle: 1 when all pairs share one angle
                         "ratio": ang.max(axis=1) / ang.min(axis=1),
                         "deep_limit_deg": deep_limit_deg(a, scale, sigma_b)})
-    payload = {"input_angles_deg": degrees, "n0": n0, "seed": seed, "scale": scale,
-               "device": backend.default_device_name(), "results": results,
-               "timings": {"compute_s": time.perf_counter() - start}}
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json(payload)
-        return
-    show_separation(payload, plot_width)
+        timings["compute_s"] += time.perf_counter() - start
+        progress.step(partial=report(complete=False))
+    return report()
 
 
-def show_separation(p: dict, plot_width=None) -> None:
-    from ntktui.output import show, table
-    from ntktui.render import Plot, Series, render
+def separation_blocks(p: dict) -> list:
+    from ntktui.render import Plot, Series
+    from ntktui.report import Note, Table
 
     series = [Series(f"{r['activation']} {q['input_angle_deg']:g}°", r["depth"], q["angle_deg"])
               for r in p["results"] for q in r["pairs"]]
@@ -135,12 +146,15 @@ def show_separation(p: dict, plot_width=None) -> None:
             for i, d in enumerate(depths)]
     ratio = ", ".join(f"{r['activation']} {r['ratio'][0]:.3g} → {r['ratio'][-1]:.3g}"
                       for r in p["results"])
-    show(render(plot, width=plot_width),
-         table("Gradient-feature angle (degrees) by depth; input angle in the column name",
-               ["depth L", *cols], rows),
-         f"largest / smallest pair angle from depth {depths[0]} to {depths[-1]}: {ratio}"
-         + (f"; deep limit {', '.join(f'{v:.1f}°' for v in limits)} (grey line)" if limits else ""),
-         f"[dim]{len(p['input_angles_deg'])} pairs on the sphere of radius √{p['n0']} "
-         f"(seed {p['seed']}); "
-         + ", ".join(f"{r['activation']} σ_w={r['sigma_w']:.4g}" for r in p["results"])
-         + f", σ_b={p['results'][0]['sigma_b']:g}[/dim]")
+    return [
+        plot,
+        Table("Gradient-feature angle (degrees) by depth; input angle in the column name",
+              ["depth L", *cols], rows),
+        Note(f"largest / smallest pair angle from depth {depths[0]} to {depths[-1]}: {ratio}"
+             + (f"; deep limit {', '.join(f'{v:.1f}°' for v in limits)} (grey line)"
+                if limits else "")),
+        Note(f"[dim]{len(p['input_angles_deg'])} pairs on the sphere of radius √{p['n0']} "
+             f"(seed {p['seed']}); "
+             + ", ".join(f"{r['activation']} σ_w={r['sigma_w']:.4g}" for r in p["results"])
+             + f", σ_b={p['results'][0]['sigma_b']:g}[/dim]"),
+    ]
