@@ -4,6 +4,7 @@ or with --2d as images for rank-one and full-rank first-layer weights beside the
 
 from __future__ import annotations
 
+import sys
 
 import typer
 
@@ -28,19 +29,23 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, count=4, width=256, samples=None, scale=32.0, two_d=False,
+            side=24, seed=0):
+    from ntktui.report import Report
+
     options.check_finite(scale, "--scale")
     if count <= 0:
         raise UserError(f"--count must be positive, got {count}")
     if two_d:
-        payload, show_fn = components_2d(act, count, width, scale, side, seed)
-    else:
-        payload, show_fn = components_1d(act, count, width, samples, scale)
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json(payload)
-        return
-    show_fn(payload, plot_width)
+        payload = components_2d(progress, act, count, width, scale, side, seed)
+        return Report(payload, components_2d_blocks(payload))
+    payload = components_1d(progress, act, count, width, samples, scale)
+    return Report(payload, components_1d_blocks(payload))
 
 
 def _check_count(count: int, samples: int, width: int) -> None:
@@ -49,7 +54,7 @@ def _check_count(count: int, samples: int, width: int) -> None:
                         f"{min(samples, width)}")
 
 
-def components_1d(acts, count, width, samples, scale):
+def components_1d(progress, acts, count, width, samples, scale):
     samples = width if samples is None else samples
     _check_count(count, samples, width)
 
@@ -59,16 +64,17 @@ def components_1d(acts, count, width, samples, scale):
     activations = [get(a) for a in (acts or DEFAULT_ACTS)]  # validate every name first
     check_sizes(samples, width, vectors=True)
     results, x = [], None
+    progress.begin("components", len(activations))
     for a in activations:
         x, u, sigma = principal_components(a, samples, width, scale, count)
         results.append({"activation": a.name, "singular_values": sigma[:count],
                         "components": u.T})
-    payload = {"samples": samples, "width": width, "scale": scale, "count": count, "x": x,
-               "results": results}
-    return payload, show_1d
+        progress.step()
+    return {"samples": samples, "width": width, "scale": scale, "count": count, "x": x,
+            "results": results}
 
 
-def components_2d(acts, count, width, scale, side, seed):
+def components_2d(progress, acts, count, width, scale, side, seed):
     acts = list(acts or [DEFAULT_ACT_2D])
     if len(acts) != 1:
         raise UserError(f"--2d shows one activation; got {len(acts)}: {', '.join(acts)}")
@@ -81,12 +87,13 @@ def components_2d(acts, count, width, scale, side, seed):
 
     a = get(acts[0])
     results = []
+    progress.begin("components", len(INITS))
     for init in INITS:
         images, sigma = principal_components_2d(a, side, width, scale, init, count, seed)
         results.append({"init": init, "singular_values": sigma[:count], "components": images})
-    payload = {"side": side, "width": width, "activation": a.name, "scale": scale, "count": count,
-               "seed": seed, "results": results, "dst": dst_basis_2d(side, count)}
-    return payload, show_2d
+        progress.step()
+    return {"side": side, "width": width, "activation": a.name, "scale": scale, "count": count,
+            "seed": seed, "results": results, "dst": dst_basis_2d(side, count)}
 
 
 def component_plot(payload: dict, r: dict):
@@ -95,7 +102,7 @@ def component_plot(payload: dict, r: dict):
     series = [Series(f"PC {k}", payload["x"], u) for k, u in enumerate(r["components"], start=1)]
     return Plot(title=f"{r['activation']}: principal components  (N={payload['samples']}, "
                 f"M={payload['width']}, s={payload['scale']:g})",
-                xlabel="x", ylabel="u_k(x)", series=series)
+                xlabel="x", ylabel="u_k(x)", series=series, height=11)
 
 
 def zero_crossings(u) -> int:
@@ -107,18 +114,16 @@ def zero_crossings(u) -> int:
     return int((signs[1:] != signs[:-1]).sum())
 
 
-def show_1d(payload: dict, plot_width=None):
-    from ntktui.output import show, table
-    from ntktui.render import render
+def components_1d_blocks(payload: dict) -> list:
+    from ntktui.report import Table
 
-    plots = [render(component_plot(payload, r), width=plot_width, height=11)
-             for r in payload["results"]]
+    plots = [component_plot(payload, r) for r in payload["results"]]
     rows = [(r["activation"], r["singular_values"][0],
              r["singular_values"][-1] / r["singular_values"][0],
              " ".join(str(zero_crossings(u)) for u in r["components"]))
             for r in payload["results"]]
-    show(*plots, table("Leading components", ["activation", "σ₁", f"σ_{payload['count']}/σ₁",
-                                              "sign changes per component"], rows))
+    return [*plots, Table("Leading components", ["activation", "σ₁", f"σ_{payload['count']}/σ₁",
+                                                 "sign changes per component"], rows)]
 
 
 def variation(images):
@@ -130,11 +135,11 @@ def variation(images):
     return float(np.abs(np.diff(imgs, axis=2)).sum()), float(np.abs(np.diff(imgs, axis=1)).sum())
 
 
-def show_2d(payload: dict, plot_width=None):
+def components_2d_blocks(payload: dict) -> list:
     import numpy as np
 
-    from ntktui.output import show, table
-    from ntktui.render import ImageGrid, render_images
+    from ntktui.render import ImageGrid
+    from ntktui.report import Table
 
     side = payload["side"]
     labels = {"rank-one": f"rank-one w_j = (1/{side}, 1) (Zhang et al.)",
@@ -152,7 +157,7 @@ def show_2d(payload: dict, plot_width=None):
     dst = dst / np.linalg.norm(dst.reshape(len(dst), -1), axis=1)[:, None, None]
     h, v = variation(dst)
     stats.append(("2-D DST", None, None, h + v, h / v))
-    show(render_images(grid, width=plot_width),
-         table("Smoothness of the unit-norm components (lower total variation is smoother)",
-               ["init", "σ₁", f"σ_{payload['count']}/σ₁", "total variation",
-                "horizontal / vertical"], stats))
+    return [grid,
+            Table("Smoothness of the unit-norm components (lower total variation is smoother)",
+                  ["init", "σ₁", f"σ_{payload['count']}/σ₁", "total variation",
+                   "horizontal / vertical"], stats)]

@@ -3,6 +3,7 @@ Appendix D): T = log(1 − τ)/log(1 − σ_k²/σ₁²) with η = 1/σ₁², k 
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import typer
@@ -25,6 +26,12 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, width=256, samples=None, scale=32.0, tau=None):
     acts = list(act or DEFAULT_ACTS)
     samples = width if samples is None else samples
     options.check_finite(scale, "--scale")
@@ -34,23 +41,19 @@ def run(
     from engine.activations import get
     from engine.shallow import check_sizes, spectrum
     from engine.shrinkage import TAU_DEFAULT
-    from ntktui.output import progress
+    from ntktui.report import Report
 
     tau = TAU_DEFAULT if tau is None else tau
     activations = [get(a) for a in acts]  # validate every name before computing anything
     check_sizes(samples, width)
     results = []
-    with progress("spectra", len(activations), enabled=len(activations) > 1 and not json) as advance:
-        for a in activations:
-            results.append(iterations(spectrum(a, samples, width, scale), tau))
-            advance()
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json({"samples": samples, "width": width, "scale": scale, "tau": tau,
-                   "results": [result_json(r) for r in results]})
-        return
-    show_iterations(results, samples, width, scale, tau, plot_width)
+    progress.begin("spectra", len(activations))
+    for a in activations:
+        results.append(iterations(spectrum(a, samples, width, scale), tau))
+        progress.step()
+    payload = {"samples": samples, "width": width, "scale": scale, "tau": tau,
+               "results": [result_json(r) for r in results]}
+    return Report(payload, iterations_blocks(results, samples, width, scale, tau))
 
 
 def iterations(s, tau: float) -> dict:
@@ -93,9 +96,8 @@ def iterations_plot(results, samples, width, tau):
                 series=series, log_y=True)
 
 
-def show_iterations(results, samples, width, scale, tau, plot_width=None) -> None:
-    from ntktui.output import show, table
-    from ntktui.render import render
+def iterations_blocks(results, samples, width, scale, tau) -> list:
+    from ntktui.report import Table
 
     ks = table_ks(len(results[0]["k"]))
     rows = []
@@ -104,8 +106,8 @@ def show_iterations(results, samples, width, scale, tau, plot_width=None) -> Non
         # As floats so that fmt writes 1.1e+08 rather than a long run of digit groups.
         cells = ["below floor" if steps[k - 1] is None else float(steps[k - 1]) for k in ks]
         rows.append((r["spectrum"].activation, *cells, sum(t is not None for t in steps)))
-    show(
-        render(iterations_plot(results, samples, width, tau), width=plot_width),
-        table(f"GD iterations (scale {scale:g})", ["activation", *(f"T(k={k})" for k in ks),
+    return [
+        iterations_plot(results, samples, width, tau),
+        Table(f"GD iterations (scale {scale:g})", ["activation", *(f"T(k={k})" for k in ks),
                                                    "k resolved"], rows),
-    )
+    ]

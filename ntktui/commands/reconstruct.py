@@ -4,6 +4,7 @@ baseline (seed 003 Fig. 6)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import typer
@@ -36,6 +37,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, k="4,8,16,32,64,128", strategy="both", image=None, row=None,
+            signal=None, width=None, steps=50):
     from ntktui import signals
     from ntktui.errors import UserError
 
@@ -55,23 +63,20 @@ def run(
     width = n if width is None else width
     check_sizes(n, width)
     ks = rec.check_ks(ks, min(width, n))
-    curves = compute(rec, activations, split, ks, strategies, width, steps)
     dst = rec.dst_psnr(split, ks)
-    payload = {
-        "signal": sig.description,
-        "samples": int(split.x_all.size),
-        "train_samples": int(n),
-        "width": int(width),
-        "k": ks,
-        "dst_psnr": dst,
-        "results": [curve_json(c, rec.relative_rise(c.psnr, dst)) for c in curves],
-    }
-    if json:
-        from ntktui.output import emit_json
 
-        emit_json(payload)
-        return
-    show_reconstruction(payload, curves, split, steps, plot_width)
+    def report(curves, complete=True):
+        return reconstruction_report(rec, sig.description, split, width, ks, dst, curves, steps,
+                                     complete)
+
+    # One curve per (strategy, activation), one progress step and one partial Report each.
+    curves = []
+    progress.begin("reconstructing", len(activations) * len(strategies))
+    for strategy_name in strategies:
+        for a in activations:
+            curves.append(rec.reconstruction_curve(a, split, ks, strategy_name, width, steps))
+            progress.step(partial=report(curves, complete=False))
+    return report(curves)
 
 
 def parse_strategy(text: str) -> tuple[str, ...]:
@@ -82,17 +87,21 @@ def parse_strategy(text: str) -> tuple[str, ...]:
     return ("iterations", "scale") if text == "both" else (text,)
 
 
-def compute(rec, activations, split, ks, strategies, width, steps):
-    """One curve per (strategy, activation), one progress tick each."""
-    from ntktui.output import progress
+def reconstruction_report(rec, description: str, split, width: int, ks, dst, curves, steps: int,
+                          complete: bool = True):
+    """The Report of the curves computed so far (all of them when `complete`)."""
+    from ntktui.report import Report
 
-    curves = []
-    with progress("reconstructing", len(activations) * len(strategies)) as advance:
-        for strategy in strategies:
-            for a in activations:
-                curves.append(rec.reconstruction_curve(a, split, ks, strategy, width, steps))
-                advance()
-    return curves
+    payload = {
+        "signal": description,
+        "samples": int(split.x_all.size),
+        "train_samples": int(split.x_train.size),
+        "width": int(width),
+        "k": ks,
+        "dst_psnr": dst,
+        "results": [curve_json(c, rec.relative_rise(c.psnr, dst)) for c in curves],
+    }
+    return Report(payload, reconstruction_blocks(payload, curves, split, steps), complete=complete)
 
 
 def curve_json(c, rise: float) -> dict:
@@ -126,21 +135,21 @@ def strategy_settings(strategy: str, steps: int, width: int) -> str:
 
 
 def psnr_table(payload, strategy: str, results, steps: int):
-    from ntktui.output import table
+    from ntktui.report import Table
 
     ks = payload["k"]
     rows = [(r["activation"], *r["psnr"], r["relative_rise"], r["relative_rise"] >= TRACKS_DST)
             for r in results]
     rows.append(("DST", *payload["dst_psnr"], 1.0, True))
-    return table(f"PSNR (dB), strategy {STRATEGY_TITLES[strategy]}: "
+    return Table(f"PSNR (dB), strategy {STRATEGY_TITLES[strategy]}: "
                  f"{strategy_settings(strategy, steps, payload['width'])}",
                  ["activation", *(f"k={k}" for k in ks), "rise/DST", "tracks DST"], rows)
 
 
 def steps_table(payload, results):
-    from ntktui.output import table
+    from ntktui.report import Table
 
-    return table("GD iterations T used, strategy (a)", ["activation", *(f"k={k}" for k in
+    return Table("GD iterations T used, strategy (a)", ["activation", *(f"k={k}" for k in
                  payload["k"])], [(r["activation"], *r["steps"]) for r in results])
 
 
@@ -156,17 +165,14 @@ def signal_plot(curves, split, description: str):
                 series=series)
 
 
-def show_reconstruction(payload, curves, split, steps: int, plot_width=None):
-    from ntktui.output import show
-    from ntktui.render import render
-
+def reconstruction_blocks(payload, curves, split, steps: int) -> list:
     blocks = []
     results = payload["results"]
     for strategy in dict.fromkeys(r["strategy"] for r in results):
         mine = [r for r in results if r["strategy"] == strategy]
-        blocks += [render(psnr_plot(payload, strategy, mine), width=plot_width),
-                   psnr_table(payload, strategy, mine, steps)]
+        blocks += [psnr_plot(payload, strategy, mine), psnr_table(payload, strategy, mine, steps)]
         if strategy == "iterations":
             blocks.append(steps_table(payload, mine))
-    blocks.append(render(signal_plot(curves, split, payload["signal"]), width=plot_width))
-    show(*blocks)
+    if curves:
+        blocks.append(signal_plot(curves, split, payload["signal"]))
+    return blocks

@@ -3,6 +3,7 @@ Appendix A, Fig. 7)."""
 
 from __future__ import annotations
 
+import sys
 from typing import List, Optional
 
 import typer
@@ -24,24 +25,31 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, order=None, size=64, columns=DEFAULT_COLUMNS):
     orders = options.parse_int_list(",".join(order or [DEFAULT_ORDERS]), "--order")
     cols = options.parse_int_list(columns, "--columns")
 
     from engine import spline
+    from ntktui.report import Report
 
     for p in orders:
         spline.check(p, size)  # refuse every bad order before computing any
     outside = [c for c in cols if c > size]
     if outside:
         raise UserError(f"--columns must lie in 1..{size} (the size N), got {outside}")
-    results = [order_result(spline, p, size, cols) for p in orders]
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json({"size": size, "orders": orders, "columns": cols,
-                   "i": list(range(1, size + 1)), "results": results})
-        return
-    show_results(results, size, cols, plot_width)
+    results = []
+    progress.begin("orders", len(orders))
+    for p in orders:
+        results.append(order_result(spline, p, size, cols))
+        progress.step()
+    payload = {"size": size, "orders": orders, "columns": cols, "i": list(range(1, size + 1)),
+               "results": results}
+    return Report(payload, spline_blocks(results, size, cols))
 
 
 def order_result(spline, p: int, size: int, cols: list[int]) -> dict:
@@ -79,20 +87,20 @@ def order_plot(r: dict, size: int, cols: list[int]):
                          [i[k] for _ in cols for k in dots],
                          [act[k] for act in r["activation_columns"] for k in dots], scatter=True))
     return Plot(title=f"p={r['order']}: columns of D_p⁻¹ vs shifted {r['activation']}, t = i − j",
-                xlabel="i", ylabel="value", series=series)
+                xlabel="i", ylabel="value", series=series, height=14)
 
 
-def show_results(results, size, cols, plot_width=None):
-    from ntktui.output import show, table
-    from ntktui.render import render
+def spline_blocks(results, size, cols) -> list:
+    from ntktui.report import Note, Table
 
-    plots = [render(order_plot(r, size, cols), width=plot_width, height=14) for r in results]
+    plots = [order_plot(r, size, cols) for r in results]
     rows = [(r["order"], r["inverse_residual"], r["closed_form_deviation"],
              activation_label(r["order"], r["activation"]), r["activation_deviation"],
              r["activation_relative_deviation"]) for r in results]
-    summary = table(f"D_p⁻¹ (N={size}): max deviation over all columns",
+    summary = Table(f"D_p⁻¹ (N={size}): max deviation over all columns",
                     ["p", "D·D⁻¹ − I", "vs C(t+p−1,p−1)", "plain activation", "vs activation",
                      "relative"], rows)
-    summary.caption = ("Columns of D_p⁻¹ equal C(t+p−1, p−1), t = i − j, exactly for every p; the "
-                       "plain shifted activation differs by lower-order terms for p ≥ 3.")
-    show(*plots, summary)
+    # report.Table has no caption: the caption is a note under the table.
+    caption = Note("[dim]Columns of D_p⁻¹ equal C(t+p−1, p−1), t = i − j, exactly for every p; "
+                   "the plain shifted activation differs by lower-order terms for p ≥ 3.[/dim]")
+    return [*plots, summary, caption]
