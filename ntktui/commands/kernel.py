@@ -13,6 +13,7 @@ norm √n0. Hidden widths default to 512,512 (or 512 repeated L − 1 times with
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Optional
@@ -53,7 +54,16 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act="relu", hidden=None, depth=None, infinite=False, data=None, dataset=None,
+            samples=None, n0=None, scale=1.0, param="ntk", sigma_w=1.0, sigma_b=0.0, seed=0,
+            dtype="float64", chunk=None, order=64, out=None):
     from ntktui import data as datasets
+    from ntktui.report import Report
 
     if out is not None and not out.endswith(".npy"):
         raise UserError(f"--out must name a .npy file, got {out!r}")
@@ -64,31 +74,26 @@ def run(
     x = pts.values
     hidden_widths = resolve_hidden(hidden, depth, x.shape[0])
 
-    from ntktui.output import status
-
     if infinite:
-        with status(f"infinite-width NTK of {x.shape[0]} samples"):
-            report, matrix = infinite_kernel(x, act, len(hidden_widths) + 1, scale, sigma_w,
-                                             sigma_b, order, keep_matrix=out is not None)
+        progress.begin(f"infinite-width NTK of {x.shape[0]} samples", 1)
+        report, matrix = infinite_kernel(x, act, len(hidden_widths) + 1, scale, sigma_w,
+                                         sigma_b, order, keep_matrix=out is not None)
     else:
         from engine import backend
         from engine.mlp import MLPSpec
         from engine.ntk import empirical_kernel
 
         spec = MLPSpec((x.shape[1], *hidden_widths, 1), act, scale, param, sigma_w, sigma_b)
-        with status(f"empirical NTK of {x.shape[0]} samples, {spec.parameter_count:,} parameters"):
-            result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
-                                      chunk=chunk, keep_matrix=out is not None)
+        progress.begin(f"empirical NTK of {x.shape[0]} samples, {spec.parameter_count:,} "
+                       "parameters", 1)
+        result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
+                                  chunk=chunk, keep_matrix=out is not None)
         report, matrix = KernelReport.empirical(result), result.matrix
+    progress.step()
     if out is not None:
         _save(out, matrix)
-    payload = result_json(report, pts.description)
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json(payload)
-        return
-    show_kernel(report, pts.description, plot_width, out)
+    return Report(result_json(report, pts.description),
+                  kernel_blocks(report, pts.description, out))
 
 
 def resolve_hidden(hidden: str | None, depth: int | None, samples: int) -> list[int]:
@@ -243,11 +248,10 @@ def eigen_plot(spectrum, title: str):
                 hlines=[(spectrum.floor, "round-off floor")] if near and spectrum.floor > 0 else [])
 
 
-def show_kernel(report: KernelReport, description: str, plot_width=None, out=None):
+def kernel_blocks(report: KernelReport, description: str, out=None) -> list:
     from engine import backend
     from engine.errors import format_bytes
-    from ntktui.output import show, table
-    from ntktui.render import render
+    from ntktui.report import Note, Table
 
     s = report.spectrum
     r = report
@@ -276,9 +280,9 @@ def show_kernel(report: KernelReport, description: str, plot_width=None, out=Non
         ("compile / compute", f"{r.compile_s:.2f} s / {r.compute_s:.2f} s"),
     ]
     kind = "Infinite-width NTK" if r.infinite else "Empirical NTK"
-    blocks = [render(eigen_plot(s, f"{'Infinite-width ' if r.infinite else ''}NTK eigenvalues, "
-                                   f"largest first (N={r.samples})"), width=plot_width),
-              table(kind, ["", "value"], rows)]
+    blocks = [eigen_plot(s, f"{'Infinite-width ' if r.infinite else ''}NTK eigenvalues, "
+                            f"largest first (N={r.samples})"),
+              Table(kind, ["", "value"], rows)]
     if out:
-        blocks.append(f"[dim]kernel saved to {out}[/dim]")
-    show(*blocks)
+        blocks.append(Note(f"[dim]kernel saved to {out}[/dim]"))
+    return blocks

@@ -12,6 +12,7 @@ initialisation as "standard" and gives the same numbers.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import List, Optional
 
@@ -43,6 +44,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, widths="64,128,256,512,1024,2048", n0=None, samples=None,
+            data=None, scale=1.0, param="standard", sigma_w=1.0, sigma_b=0.0, seed=0):
     start = time.perf_counter()
     from ntktui import data as datasets
     from ntktui.errors import UserError
@@ -74,22 +82,8 @@ def run(
             lipschitz.check_network(specs[0])
             jobs.append((specs, pts))
 
-    from ntktui.output import progress
-
-    rows = []  # one entry per (activation, n0): (spec of the first width, points, estimates)
-    interrupted = False
-    try:
-        with progress("lipschitz", len(jobs) * len(n3s)) as advance:
-            for specs, pts in jobs:
-                found = []
-                rows.append((specs[0], pts, found))
-                for spec in specs:
-                    found.append(lipschitz.network_estimate(spec, pts.values, seed=seed))
-                    advance()
-    except KeyboardInterrupt:
-        interrupted = True
-    rows = [r for r in rows if r[2]]
-    payload = {
+    rows = []  # one entry per (activation, n0): (spec of the first width, estimates)
+    setting = {
         "samples": int(sets[0].values.shape[0]),
         "data": [pts.description for pts in sets],
         "network": f"n0 → {FRONT[0]} → {FRONT[1]} → n3 → 1",
@@ -98,27 +92,39 @@ def run(
         "sigma_w": sigma_w,
         "sigma_b": sigma_b,
         "seed": seed,
-        "results": [result_json(spec, ests) for spec, _, ests in rows],
-        "device": backend.default_device_name(),
+    }
+    device = backend.default_device_name()
+
+    def report(complete: bool):
+        return lipschitz_report(setting, rows, device, import_s, complete)
+
+    progress.begin("lipschitz", len(jobs) * len(n3s))
+    progress.step(0, partial=report(False))  # a Ctrl-C before the first network: no rows
+    for specs, pts in jobs:
+        found = []
+        rows.append((specs[0], found))
+        for spec in specs:
+            found.append(lipschitz.network_estimate(spec, pts.values, seed=seed))
+            progress.step(partial=report(False))
+    return report(True)
+
+
+def lipschitz_report(setting: dict, rows: list, device: str, import_s: float, complete: bool):
+    """The Report of the (activation, n0) rows estimated so far (a row may be partly done)."""
+    from ntktui.report import Report
+
+    rows = [r for r in rows if r[1]]
+    payload = {
+        **setting,
+        "results": [result_json(spec, ests) for spec, ests in rows],
+        "device": device,
         "timings": {
             "import_s": import_s,
-            "compile_s": sum(e.compile_s for *_, ests in rows for e in ests),
-            "compute_s": sum(e.compute_s for *_, ests in rows for e in ests),
+            "compile_s": sum(e.compile_s for _, ests in rows for e in ests),
+            "compute_s": sum(e.compute_s for _, ests in rows for e in ests),
         },
     }
-    if interrupted:
-        payload["interrupted"] = True
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json(payload)
-    elif rows:
-        show_lipschitz(payload, plot_width)
-    if interrupted:
-        raise KeyboardInterrupt
-
-
-_INTERRUPTED = "[yellow]interrupted: the rows above are the finished ones[/yellow]"
+    return Report(payload, lipschitz_blocks(payload) if rows else [], complete=complete)
 
 
 def result_json(spec, ests) -> dict:
@@ -147,9 +153,8 @@ def lipschitz_plots(payload):
     return plots
 
 
-def show_lipschitz(payload, plot_width=None):
-    from ntktui.output import show, table
-    from ntktui.render import render
+def lipschitz_blocks(payload) -> list:
+    from ntktui.report import Note, Table
 
     lines = []
     for r in payload["results"]:
@@ -157,13 +162,12 @@ def show_lipschitz(payload, plot_width=None):
             s = r["gradient_norm_summary"][k]
             lines.append((r["activation"], r["n0"], w, r["gradient_norm"][k], s["median"],
                           r["pairwise"][k]))
-    notes = [_INTERRUPTED] if payload.get("interrupted") else []
-    show(
-        *(render(p, width=plot_width) for p in lipschitz_plots(payload)),
-        table(f"Empirical Lipschitz constant ({payload['network']}, {payload['param']}, "
+    return [
+        *lipschitz_plots(payload),
+        Table(f"Empirical Lipschitz constant ({payload['network']}, {payload['param']}, "
               f"N={payload['samples']})",
               ["act", "n0", "n₃", "max ‖∇ₓf‖", "median ‖∇ₓf‖", "pairwise"], lines),
-        "[dim]max ‖∇ₓf‖: the largest local Lipschitz constant on the data (the estimate); "
-        "pairwise: max |f(x_i) − f(x_j)|/‖x_i − x_j‖, a lower bound of the true constant.[/dim]",
-        *notes,
-    )
+        Note("[dim]max ‖∇ₓf‖: the largest local Lipschitz constant on the data (the estimate); "
+             "pairwise: max |f(x_i) − f(x_j)|/‖x_i − x_j‖, a lower bound of the true "
+             "constant.[/dim]"),
+    ]

@@ -11,6 +11,7 @@ residual has shrunk by at least (1 − λ_min/λ_max)^T.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Optional
 
@@ -41,6 +42,13 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
+    from ntktui.output import deliver
+
+    deliver(sys.modules[__name__], locals(), json, plot_width)
+
+
+def analyse(progress, act=None, widths="1,2,4,8,16,32,64,128,256,512", samples=100, n0=50,
+            steps=2000, lr=None, scale=1.0, param="ntk", sigma_w=1.0, sigma_b=0.0, seed=0):
     start = time.perf_counter()
     from ntktui import data as datasets
     from ntktui.errors import UserError
@@ -67,28 +75,7 @@ def run(
         train.check_training(specs[0], steps, lr, train.DEFAULT_CHUNK)
         jobs.append(specs)
 
-    from ntktui.output import progress
-
-    runs: list[list] = []
-    interrupted = False
-    try:
-        with progress("memorize (steps)", len(jobs) * len(ws) * steps) as advance:
-            for specs in jobs:
-                found: list = []
-                runs.append(found)
-                for spec in specs:
-                    done = [0]
-
-                    def tick(n, done=done):
-                        advance(n - done[0])
-                        done[0] = n
-
-                    found.append(train.memorise(spec, pts.values, labels, steps=steps, lr=lr,
-                                                seed=seed, callback=tick))
-    except KeyboardInterrupt:
-        interrupted = True
-    runs = [r for r in runs if r]
-    payload = {
+    setting = {
         "samples": samples,
         "n0": n0,
         "data": pts.description,
@@ -103,8 +90,40 @@ def run(
         "sigma_w": sigma_w,
         "sigma_b": sigma_b,
         "seed": seed,
+    }
+    device = backend.default_device_name()
+    runs: list[list] = []
+
+    def report(complete: bool):
+        return memorisation_report(setting, runs, device, import_s, complete)
+
+    progress.begin("memorize (steps)", len(jobs) * len(ws) * steps)
+    progress.step(0, partial=report(False))  # a Ctrl-C before the first network: no rows
+    for specs in jobs:
+        found: list = []
+        runs.append(found)
+        for spec in specs:
+            done = [0]
+
+            def tick(n, done=done):
+                progress.step(n - done[0])
+                done[0] = n
+
+            found.append(train.memorise(spec, pts.values, labels, steps=steps, lr=lr,
+                                        seed=seed, callback=tick))
+            progress.step(0, partial=report(False))
+    return report(True)
+
+
+def memorisation_report(setting: dict, runs: list, device: str, import_s: float, complete: bool):
+    """The Report of the networks trained so far (the last activation's row may be partly done)."""
+    from ntktui.report import Report
+
+    runs = [r for r in runs if r]
+    payload = {
+        **setting,
         "results": [result_json(found) for found in runs],
-        "device": backend.default_device_name(),
+        "device": device,
         "timings": {
             "import_s": import_s,
             "ntk_s": sum(r.ntk_s for found in runs for r in found),
@@ -112,16 +131,7 @@ def run(
             "train_s": sum(r.train_s for found in runs for r in found),
         },
     }
-    if interrupted:
-        payload["interrupted"] = True
-    if json:
-        from ntktui.output import emit_json
-
-        emit_json(payload)
-    elif runs:
-        show_memorisation(payload, plot_width)
-    if interrupted:
-        raise KeyboardInterrupt
+    return Report(payload, memorisation_blocks(payload) if runs else [], complete=complete)
 
 
 def parse_hidden_widths(text: str, samples: int) -> list[int]:
@@ -136,9 +146,6 @@ def _curve(losses):
 
     t = np.unique(np.linspace(0, len(losses) - 1, CURVE_POINTS).round().astype(int))
     return {"steps": t.tolist(), "loss": [float(losses[i]) for i in t]}
-
-
-_INTERRUPTED = "[yellow]interrupted: the rows above are the finished ones[/yellow]"
 
 
 def result_json(found) -> dict:
@@ -167,9 +174,8 @@ def memorisation_plot(payload):
                 xlabel="width w", ylabel="½‖f(X) − y‖²", series=series, log_x=True, log_y=True)
 
 
-def show_memorisation(payload, plot_width=None):
-    from ntktui.output import show, table
-    from ntktui.render import render
+def memorisation_blocks(payload) -> list:
+    from ntktui.report import Note, Table
 
     rows = []
     for r in payload["results"]:
@@ -180,14 +186,12 @@ def show_memorisation(payload, plot_width=None):
                          r["fraction_fitted"][k],
                          "below floor" if lmin is None else lmin,
                          r["lambda_max"][k], r["lr"][k] * r["lambda_max"][k]))
-    notes = [_INTERRUPTED] if payload.get("interrupted") else []
-    show(
-        render(memorisation_plot(payload), width=plot_width),
-        table(f"Memorisation of {payload['samples']} random labels (n0 → w → 1, {payload['param']}, "
+    return [
+        memorisation_plot(payload),
+        Table(f"Memorisation of {payload['samples']} random labels (n0 → w → 1, {payload['param']}, "
               f"{payload['steps']} steps)",
               ["act", "w", "final loss", "fitted", "λ_min(K₀)", "λ_max(K₀)", "η·λ_max"], rows),
-        f"[dim]final loss: ½‖f(X) − y‖² summed over the points; fitted: fraction with "
-        f"|f(x_i) − y_i| < {payload['fit_tolerance']:g}; K₀: the empirical NTK at "
-        "initialisation.[/dim]",
-        *notes,
-    )
+        Note(f"[dim]final loss: ½‖f(X) − y‖² summed over the points; fitted: fraction with "
+             f"|f(x_i) − y_i| < {payload['fit_tolerance']:g}; K₀: the empirical NTK at "
+             "initialisation.[/dim]"),
+    ]
