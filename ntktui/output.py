@@ -197,17 +197,27 @@ class CliProgress:
 def deliver(module, arguments: dict, as_json: bool, plot_width: int | None = None) -> None:
     """A command's run(): its analysis with a progress bar, then its JSON or its plots and tables.
     On Ctrl-C the work finished so far is printed (marked interrupted) before the exit."""
+    report, interrupted = analysed(module, arguments)
+    emit_report(report, as_json, plot_width)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def analysed(module, arguments: dict):
+    """(Report, interrupted): the command's analysis under a CLI progress bar. On Ctrl-C, the
+    last partial Report marked interrupted (or KeyboardInterrupt again if nothing finished)."""
     from ntktui.report import bind
 
     progress = CliProgress()
     try:
         with progress:
-            report = module.analyse(progress, **bind(module, arguments))
+            return module.analyse(progress, **bind(module, arguments)), False
     except KeyboardInterrupt:
-        if progress.partial is not None:
-            emit_report(progress.partial.interrupted(INTERRUPTED), as_json, plot_width)
-        raise
-    emit_report(report, as_json, plot_width)
+        partial = progress.partial
+        if partial is None:
+            raise
+        note = INTERRUPTED if partial.blocks else "interrupted before anything finished"
+        return partial.interrupted(note), True
 
 
 def emit_report(report, as_json: bool, plot_width: int | None = None) -> None:
@@ -249,7 +259,7 @@ def report_text(report, width: int = 100) -> str:
                       no_color=True, highlight=False)
     for block in printable(report, width, color=False):
         if isinstance(block, str) and "\n" in block:
-            console.print(Text(block), soft_wrap=True)
+            console.print(Text.from_ansi(block), soft_wrap=True)
         else:
             console.print(block)
     return buf.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -19,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 _LOCK = threading.Lock()
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "gray")
 # Without colour, series are told apart by their marker instead.
 MONO_MARKERS = ("•", "+", "x", "o", "*", "#", "~", "^")
@@ -162,7 +164,9 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
             plt.clc()
         else:
             plt.theme("pro")
-        return plt.build()
+        text = plt.build()
+    # plotext still writes reset (and series colour) codes after clc(): plain text is plain
+    return text if color else _ANSI.sub("", text)
 
 
 _SHADES = " .:-=+*#%@"

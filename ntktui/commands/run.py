@@ -4,17 +4,12 @@ NAME is a bundled preset (`ntk presets` lists them) or FILE.toml, a preset of yo
 --quick applies the overrides in the preset's quick table (smaller sizes, for a fast look).
 --json prints the command's one JSON object. --out DIR also saves result.json (the command's
 JSON), plot.txt (its plot and tables as plain text), arrays.npz (every numeric array of the
-JSON, keyed by its path in it, nulls as NaN) and preset.toml (a copy of the preset): the
-command then runs twice, once for the JSON and once for the text (same seeds, same numbers),
-and the terminal shows the uncoloured text that is saved."""
+JSON, keyed by its path in it, nulls as NaN) and preset.toml (a copy of the preset); the
+terminal then shows the uncoloured text that is saved."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import sys
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -23,7 +18,6 @@ from ntktui import options
 from ntktui.errors import UserError
 
 NAME = "run"
-FILES = ("result.json", "plot.txt", "arrays.npz", "preset.toml")
 
 
 def run(
@@ -37,159 +31,40 @@ def run(
     json: options.Json = False,
     plot_width: options.PlotWidth = None,
 ):
-    from ntktui import presets
+    from ntktui import export, presets
+    from ntktui.output import analysed, deliver, emit_report, report_text
 
     p = presets.load(preset)
     args = p.arguments(quick=quick)
-    if plot_width is not None:
-        args["plot_width"] = plot_width
     module = presets.command_module(p.command)
     if sys.stderr.isatty():
         sys.stderr.write(f"preset {p.name}{' (quick)' if quick else ''}: "
                          f"{p.command_line(quick=quick)}\n")
     if out is None:
-        _call(p, module.run, {**args, "json": json}, quick)
+        _located(p, quick, deliver, module, args, json, plot_width)
         return
-    folder = _prepare(out)
-    if json:  # the visible run first, so its output appears while the text is made
-        data = _captured(p, module.run, {**args, "json": True}, quick, echo=True)
-        text = _captured(p, module.run, {**args, "json": False}, quick, plain=True)
+    folder = export.prepare(out)
+    report, interrupted = _located(p, quick, analysed, module, args)
+    text = report_text(report, plot_width or 100)
+    if json:
+        emit_report(report, True)
     else:
-        text = _captured(p, module.run, {**args, "json": False}, quick, plain=True, echo=True)
-        data = _captured(p, module.run, {**args, "json": True}, quick)
-    _save(folder, p, quick, data, text, plot_width)
+        sys.stdout.write(text)  # the terminal shows the text that is saved
+        sys.stdout.flush()
+    flags = (" --quick" if quick else "") + (f" --plot-width {plot_width}" if plot_width else "")
+    copy = export.preset_copy(p, f"Saved by `ntk run {p.name}{flags} --out …`", quick)
+    written = export.save(folder, report.payload, text, copy)
+    sys.stderr.write(f"saved {', '.join(written)} in {folder}\n")
+    if interrupted:  # the finished part is saved; now stop as Ctrl-C does
+        raise KeyboardInterrupt
 
 
-def _call(p, fn, kwargs, quick: bool):
-    """The command's run(); its one-line errors say which preset (file, line, key) they come
+def _located(p, quick: bool, fn, *args):
+    """fn(*args); the command's one-line errors say which preset (file, line, key) they come
     from when the value they name is found in the file."""
     from engine.errors import EngineError
 
     try:
-        return fn(**kwargs)
+        return fn(*args)
     except (UserError, EngineError) as exc:
         raise UserError(f"preset {p.name} ({p.locate(str(exc), quick)}): {exc}") from None
-
-
-def _captured(p, fn, kwargs, quick: bool, plain: bool = False, echo: bool = False) -> str:
-    """Run with stdout captured (plain: NO_COLOR, as a file would get it); echo: also print it,
-    even when the run stops early (a partial report on Ctrl-C)."""
-    buf = io.StringIO()
-    saved = os.environ.get("NO_COLOR")
-    if plain:
-        os.environ["NO_COLOR"] = "1"
-    try:
-        with contextlib.redirect_stdout(buf):
-            _call(p, fn, kwargs, quick)
-    finally:
-        if plain:
-            if saved is None:
-                os.environ.pop("NO_COLOR", None)
-            else:
-                os.environ["NO_COLOR"] = saved
-        if echo:
-            sys.stdout.write(buf.getvalue())
-            sys.stdout.flush()
-    return buf.getvalue()
-
-
-def _prepare(out: str) -> Path:
-    folder = Path(out).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        why = exc.strerror or exc
-        raise UserError(f"--out {out}: cannot create the directory: {why}") from None
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"--out {out}: the directory is not writable")
-    return folder
-
-
-def _save(folder: Path, p, quick: bool, data: str, text: str, plot_width) -> None:
-    import json as _json
-
-    from ntktui.output import write_json_atomic
-
-    try:
-        payload = _json.loads(data)
-    except ValueError:
-        raise UserError(f"preset {p.name}: ntk {p.command} did not print one JSON object") from None
-    write_json_atomic(str(folder / "result.json"), payload)
-    written = ["result.json"]
-    try:
-        (folder / "plot.txt").write_text(text, encoding="utf-8")
-        written.append("plot.txt")
-        arrays = collect_arrays(payload)
-        if arrays:
-            import numpy as np
-
-            with open(folder / "arrays.npz", "wb") as fh:
-                np.savez(fh, **arrays)
-            written.append("arrays.npz")
-        (folder / "preset.toml").write_text(_preset_copy(p, quick, plot_width), encoding="utf-8")
-        written.append("preset.toml")
-    except OSError as exc:
-        raise UserError(f"--out {folder}: cannot write: {exc.strerror or exc}") from None
-    sys.stderr.write(f"saved {', '.join(written)} in {folder}\n")
-
-
-def _preset_copy(p, quick: bool, plot_width) -> str:
-    from ntktui import __version__
-
-    flags = (" --quick" if quick else "") + (f" --plot-width {plot_width}" if plot_width else "")
-    header = [f"# Saved by `ntk run {p.name}{flags} --out …` (ntktui {__version__})",
-              f"# from {p.source}."]
-    if quick:
-        header.append("# The [quick] overrides were applied: run this file with --quick to "
-                      "repeat it.")
-    header.append(f"# The same run typed out: {p.command_line(quick=quick)}")
-    return "\n".join(header) + "\n\n" + p.source.read_text(encoding="utf-8")
-
-
-def collect_arrays(payload, prefix: str = "") -> dict:
-    """Every numeric array in the JSON (lists of numbers, or of equal-length lists of numbers),
-    keyed by its path ("results.0.singular_values"); nulls (values below the round-off floor,
-    non-finite ones) become NaN."""
-    import numpy as np
-
-    found = {}
-    if isinstance(payload, dict):
-        for key, value in payload.items():
-            found.update(collect_arrays(value, f"{prefix}{key}."))
-        return found
-    if not isinstance(payload, list) or not payload:
-        return found
-    if _numeric(payload):
-        try:
-            arr = np.array(_nan(payload), dtype=np.float64)
-        except ValueError:  # ragged
-            arr = None
-        if arr is not None and arr.ndim >= 1:
-            if _all_int(payload):
-                arr = arr.astype(np.int64)
-            found[prefix.rstrip(".")] = arr
-            return found
-    for i, value in enumerate(payload):
-        if isinstance(value, (dict, list)):
-            found.update(collect_arrays(value, f"{prefix}{i}."))
-    return found
-
-
-def _numeric(value) -> bool:
-    if isinstance(value, list):
-        return bool(value) and all(_numeric(v) for v in value)
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
-def _all_int(value) -> bool:
-    if isinstance(value, list):
-        return all(_all_int(v) for v in value)
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _nan(value):
-    if isinstance(value, list):
-        return [_nan(v) for v in value]
-    return float("nan") if value is None else value

@@ -2,7 +2,7 @@
 
 Keys are shown in the footer: enter opens a preset, r runs, c (or ctrl+c) cancels after the
 chunk in progress, e edits the parameters, t switches quick and full sizes, x exports the
-study (result.json, plot.txt, arrays.npz, preset.toml), -/+ and [/] move the mask's η and T,
+study (result.json, plot.txt, arrays.npz, preset.toml), - and + move the mask's η, the square brackets its T,
 escape goes back, ctrl+p searches presets and commands, ctrl+q quits. No mouse is needed; it
 works in an 80 × 24 terminal and over SSH (TEXTUAL_COLOR_SYSTEM=256 if colours look wrong)."""
 

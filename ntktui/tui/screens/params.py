@@ -8,7 +8,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, Footer, Input, Label, Static
 
 
 def to_text(value) -> str:
@@ -89,11 +89,19 @@ class ParamsScreen(ModalScreen):
                             yield Label(option.flag, classes="flag")
                             yield Input(to_text(value), placeholder="default",
                                         tooltip=option.help or None, id=f"field-{name}")
+            yield Static(classes="field-help", markup=False)
+        yield Footer()
 
     def on_mount(self) -> None:
         fields = self.query("Input, Checkbox")
         if fields:
             fields.first().focus()
+
+    def on_descendant_focus(self, event) -> None:
+        name = (event.widget.id or "").removeprefix("field-")
+        option = self.options.get(name)
+        if option is not None:
+            self.query_one(".field-help", Static).update(f"{option.flag}: {option.help}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -41,7 +41,8 @@ class StatusLine(Static):
     def elapsed(self) -> float:
         if self.started is None:
             return 0.0
-        return (self.finished or time.monotonic()) - self.started
+        end = self.finished if self.finished is not None else time.monotonic()
+        return end - self.started
 
     def _tick(self) -> None:
         if self.state in ("running", "cancelling"):
