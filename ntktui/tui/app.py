@@ -14,7 +14,7 @@ from ntktui.tui.palette import PresetCommands
 
 
 class NtkApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "ntk"
     COMMANDS = App.COMMANDS | {PresetCommands}
 

@@ -1,0 +1,139 @@
+"""How fast the dashboard answers (issue 5), on whatever machine runs it.
+
+1. First screen: wall time from starting a fresh `python` process to the preset browser's first
+   paint (headless Textual), against two references timed in the same run in fresh processes:
+   `import textual.app` (the floor any Textual app pays) and `import jax` plus a first array
+   (what the first screen would wait for if JAX were imported before it). The target is 2 s
+   on the 2-core machine. Also: when the background JAX warm-up has finished.
+2. Mask keys: the time from a key press's Report.adjust (new η or T on the kept spectrum) to
+   the redrawn plot text at 80 columns, against the first analysis (spectrum + masks) of the
+   same preset, seed 003 Fig. 2 at its full size.
+
+Each process-level timing is the median of several fresh processes (the cores may be shared;
+the machine line gives the load).
+
+    .venv/bin/python benchmarks/tui_startup.py          # or: scripts/bench tui
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+REPEATS = 5
+
+# Paints the browser, prints "ready <s since process start>" then waits for the JAX warm-up.
+CHILD = r"""
+import sys, time
+from ntktui.tui.app import NtkApp
+
+class Timed(NtkApp):
+    def on_mount(self):
+        super().on_mount()
+        self.call_after_refresh(self._painted)
+
+    def _painted(self):
+        print("painted", flush=True)
+
+    def on_worker_state_changed(self, event):
+        super().on_worker_state_changed(event)
+        if event.worker.group == "warm-up" and event.state.name == "SUCCESS":
+            print("jax", self.device, flush=True)
+            self.exit()
+
+Timed().run(headless=True, size=(80, 24))
+"""
+
+
+def spawn(code: str, marks: tuple[str, ...]) -> dict[str, float]:
+    """Seconds from starting `python -c code` to each line that begins with a mark, and to exit."""
+    env = {**os.environ, "NTK_NO_COMPILE_CACHE": "1"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+    seen = {}
+    for line in proc.stdout:
+        for mark in marks:
+            if line.startswith(mark) and mark not in seen:
+                seen[mark] = time.perf_counter() - start
+    proc.wait()
+    seen["exit"] = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed ({proc.returncode}): {code[:60]}")
+    return seen
+
+
+def median_of(code: str, marks: tuple[str, ...]) -> dict[str, float]:
+    runs = [spawn(code, marks) for _ in range(REPEATS)]
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def mask_keys() -> dict:
+    sys.path.insert(0, str(ROOT))
+    from ntktui import presets
+    from ntktui.render import render
+    from ntktui.report import compute
+
+    p = presets.load("seed003-fig2")
+    args = p.values()
+    start = time.perf_counter()
+    report = compute("mask", **args)
+    first = time.perf_counter() - start
+    presses = []
+    eta, steps = report.payload["eta_relative"], report.payload["steps"]
+    for i in range(20):
+        eta = eta * 1.25 if eta * 1.25 < 1.99 else 0.5
+        steps = steps * 2 if i % 2 else steps
+        t0 = time.perf_counter()
+        report = report.adjust(eta=eta, steps=steps)
+        texts = [render(plot, width=76, height=17) for plot in report.plots()]
+        presses.append(time.perf_counter() - t0)
+    assert all(texts)
+    return {"preset": p.name, "width": args.get("width"), "first_analysis_s": first,
+            "key_to_redraw_first_s": presses[0], "key_to_redraw_median_s":
+            statistics.median(presses[1:]), "ratio_to_first_analysis":
+            statistics.median(presses[1:]) / first}
+
+
+def machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{platform.machine()} · {os.cpu_count()} cores · {platform.python_implementation()} "
+            f"{platform.python_version()} · load {load:.1f}")
+
+
+def main() -> None:
+    textual = median_of("import textual.app", ())["exit"]
+    jax = median_of("import jax, jax.numpy as jnp; jnp.zeros(1).block_until_ready()", ())["exit"]
+    tui = median_of(CHILD, ("painted", "jax"))
+    keys = mask_keys()
+    out = {
+        "machine": machine(),
+        "first_screen_s": tui["painted"], "jax_ready_s": tui["jax"],
+        "reference_import_textual_s": textual, "reference_import_jax_s": jax,
+        "first_screen_over_import_jax": tui["painted"] / jax,
+        "first_screen_target_s": 2.0, "mask_keys": keys,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "tui_startup.json").write_text(json.dumps(out, indent=1) + "\n")
+    print(out["machine"])
+    print(f"first screen (browser painted)  {tui['painted']:.2f} s   target 2 s   "
+          f"(median of {REPEATS} fresh processes)")
+    print(f"  reference: import textual.app {textual:.2f} s; import jax + first array {jax:.2f} s"
+          f"  → first screen / jax = {out['first_screen_over_import_jax']:.2f}")
+    print(f"JAX ready in the background     {tui['jax']:.2f} s after start")
+    print(f"mask key → redrawn plots        {1e3 * keys['key_to_redraw_median_s']:.1f} ms median "
+          f"(first press {1e3 * keys['key_to_redraw_first_s']:.1f} ms), against "
+          f"{keys['first_analysis_s']:.2f} s for the first analysis of {keys['preset']} "
+          f"(ratio {keys['ratio_to_first_analysis']:.3f})")
+
+
+if __name__ == "__main__":
+    main()
