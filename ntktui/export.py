@@ -118,7 +118,7 @@ def _collect(payload, prefix: str) -> dict:
         except ValueError:  # ragged
             arr = None
         if arr is not None and arr.ndim >= 1:
-            if _all_int(payload):
+            if _all_int(payload) and np.all(np.abs(arr) < 2.0**63):  # else float: 4e25 steps
                 arr = arr.astype(np.int64)
             found[prefix.rstrip(".")] = arr
             return found

@@ -254,3 +254,38 @@ def test_a_value_the_command_refuses_is_traced_to_its_line(ntk, tmp_path):
     assert res.code == 2 and res.err.count("\n") == 1, res.err
     assert "unknown activation 'relux'" in res.err
     assert str(path) in res.err and "line 7" in res.err and "key params.act" in res.err
+
+
+def test_saved_arrays_keep_whole_numbers_beyond_int64_as_floats():
+    import numpy as np
+
+    from ntktui.export import collect_arrays
+
+    arrays = collect_arrays({"steps": [1, 2, None], "iterations": [1, 4 * 10**25]})
+    assert arrays["steps"].dtype == np.float64 and np.isnan(arrays["steps"][2])
+    assert arrays["iterations"].dtype == np.float64 and arrays["iterations"][1] == 4e25
+    assert collect_arrays({"k": [1, 2, 3]})["k"].dtype == np.int64
+
+
+def test_out_dir_on_ctrl_c_saves_the_finished_rows_marked_interrupted(ntk, tmp_path, monkeypatch):
+    import engine.ntk
+
+    real = engine.ntk.empirical_kernel
+    calls = {"n": 0}
+
+    def interrupted_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine.ntk, "empirical_kernel", interrupted_on_third)
+    path = write(tmp_path, "growth.toml", HEAD.replace('"spectrum"', '"lmin"') +
+                 '[params]\nact = ["cos", "relu"]\nsamples = "6,12"\nhidden = "4N,16"\nn0 = 8\n')
+    out = tmp_path / "saved"
+    r = ntk("run", str(path), "--out", str(out))
+    assert r.code == 130 and "interrupted" in r.err
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["interrupted"] is True and saved["complete"] is False
+    assert {x["activation"]: x["samples"] for x in saved["results"]} == {"cos": [6], "relu": [6]}
+    assert "interrupted: the rows above" in (out / "plot.txt").read_text()

@@ -53,6 +53,15 @@ def preset_file(tmp_path, name: str, command: str, params: str) -> Path:
     return path
 
 
+async def open_form(app, pilot) -> ParamsScreen:
+    """Wait for the study's run to end, then press e: the parameter form."""
+    await until(pilot, lambda: finished(app))
+    await pilot.press("e")
+    await pilot.pause()
+    assert isinstance(app.screen, ParamsScreen)
+    return app.screen
+
+
 def tables(app) -> dict[str, list[list[str]]]:
     return {t.table.title: t.cells() for t in app.screen.query(TableBlock)}
 
@@ -237,12 +246,8 @@ def test_a_failed_run_is_a_notification_and_the_app_stays_up(tmp_path):
 
     async def script(app, pilot):
         s = app.screen
-        await until(pilot, lambda: finished(app))
-        await pilot.press("e")
-        await pilot.pause()
-        assert isinstance(app.screen, ParamsScreen)
-        field = app.screen.query_one("#field-act")
-        field.value = "relu,nonsense"
+        form = await open_form(app, pilot)
+        form.query_one("#field-act").value = "relu,nonsense"
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is s and s.status.state == "failed")
         messages = [(n.message, n.severity) for n in app._notifications]
@@ -259,10 +264,7 @@ def test_the_form_refuses_a_malformed_value_and_reruns_with_edited_ones(tmp_path
 
     async def script(app, pilot):
         s = app.screen
-        await until(pilot, lambda: finished(app))
-        await pilot.press("e")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot)
         form.query_one("#field-width").value = "eight"
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -306,10 +308,8 @@ def test_export_saves_the_panel_data_and_plot_text_and_the_preset_repeats_it(tmp
 
     async def script(app, pilot):
         s = app.screen
-        await until(pilot, lambda: finished(app))
-        await pilot.press("e")
-        await pilot.pause()
-        app.screen.query_one("#field-width").value = "12"
+        form = await open_form(app, pilot)
+        form.query_one("#field-width").value = "12"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: finished(app) and s.report.payload["width"] == 12)
         await pilot.press("x")

@@ -55,6 +55,9 @@ class BrowserScreen(Screen):
     def action_toggle_quick(self) -> None:
         self.app.quick = not self.app.quick
         self._sub_title()
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:  # its command line shows the sizes it will run
+            self._describe(options.get_option_at_index(options.highlighted).id)
 
     def _describe(self, name: str | None) -> None:
         p = self.presets.get(name)
