@@ -76,7 +76,8 @@ def test_browser_lists_every_preset_and_describes_the_highlighted_one():
     async def script(app, pilot):
         await pilot.pause()
         assert isinstance(app.screen, BrowserScreen)
-        listed = [o.id for o in app.screen.query_one("#presets").options]
+        options = app.screen.query_one("#presets")
+        listed = [options.get_option_at_index(i).id for i in range(options.option_count)]
         description = app.screen.query_one("#description")
         first = str(description.render())
         await pilot.press("down")
