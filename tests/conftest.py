@@ -30,3 +30,25 @@ def ntk(capsys):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def ctrl_c_at_kernel(monkeypatch):
+    """ctrl_c_at_kernel(n): engine.ntk.empirical_kernel raises KeyboardInterrupt on its n-th call,
+    as Ctrl-C in the middle of a sweep would."""
+    import engine.ntk
+
+    real = engine.ntk.empirical_kernel
+
+    def arm(n: int) -> None:
+        calls = {"n": 0}
+
+        def kernel(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(engine.ntk, "empirical_kernel", kernel)
+
+    return arm

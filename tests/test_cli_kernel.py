@@ -138,19 +138,9 @@ def test_lmin_table_and_plot(ntk):
     assert "λ_min growth" in r.out and "fitted exponent" in r.out and "relu" in r.out
 
 
-def test_lmin_out_is_rewritten_per_row_and_ctrl_c_keeps_finished_rows(ntk, tmp_path, monkeypatch):
-    import engine.ntk
-
-    real = engine.ntk.empirical_kernel
-    calls = {"n": 0}
-
-    def interrupted_on_third(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(engine.ntk, "empirical_kernel", interrupted_on_third)
+def test_lmin_out_is_rewritten_per_row_and_ctrl_c_keeps_finished_rows(ntk, tmp_path,
+                                                                    ctrl_c_at_kernel):
+    ctrl_c_at_kernel(3)
     out = tmp_path / "growth.json"
     r = ntk(*LMIN, "--out", str(out))
     assert r.code == 130 and "interrupted" in r.err

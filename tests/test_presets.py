@@ -267,19 +267,9 @@ def test_saved_arrays_keep_whole_numbers_beyond_int64_as_floats():
     assert collect_arrays({"k": [1, 2, 3]})["k"].dtype == np.int64
 
 
-def test_out_dir_on_ctrl_c_saves_the_finished_rows_marked_interrupted(ntk, tmp_path, monkeypatch):
-    import engine.ntk
-
-    real = engine.ntk.empirical_kernel
-    calls = {"n": 0}
-
-    def interrupted_on_third(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(engine.ntk, "empirical_kernel", interrupted_on_third)
+def test_out_dir_on_ctrl_c_saves_the_finished_rows_marked_interrupted(ntk, tmp_path,
+                                                                     ctrl_c_at_kernel):
+    ctrl_c_at_kernel(3)
     path = write(tmp_path, "growth.toml", HEAD.replace('"spectrum"', '"lmin"') +
                  '[params]\nact = ["cos", "relu"]\nsamples = "6,12"\nhidden = "4N,16"\nn0 = 8\n')
     out = tmp_path / "saved"
