@@ -2,7 +2,8 @@
 
 Every study command has `analyse(progress, **params) -> Report`: the numbers (`payload`, exactly
 what `--json` prints) and what a person looks at (`blocks`: plots, image grids, tables and notes,
-in order). The CLI prints the blocks (`output.show_report`), the dashboard shows them in widgets,
+in order). Its parameters are keyword-only and have no defaults: the defaults are written once,
+in the command's run() (its Typer options), and `compute()` fills them in. The CLI prints the blocks (`output.show_report`), the dashboard shows them in widgets,
 and export writes both, so no front end computes anything of its own.
 
 Long analyses call `progress.step(partial=...)` between chunks of work with the Report of the
@@ -112,10 +113,8 @@ def compute(command: str, progress: Progress | None = None, **params) -> Report:
     from ntktui.presets import command_module, command_options
 
     module = command_module(command)
-    args = {name: option.default for name, option in command_options(command).items()
-            if name in analysis_parameters(module)}
-    args.update(params)
-    return module.analyse(progress or SILENT, **args)
+    defaults = {name: option.default for name, option in command_options(command).items()}
+    return module.analyse(progress or SILENT, **{**bind(module, defaults), **params})
 
 
 def analysis_parameters(module) -> tuple[str, ...]:
@@ -125,14 +124,8 @@ def analysis_parameters(module) -> tuple[str, ...]:
     return tuple(p for p in inspect.signature(module.analyse).parameters if p != "progress")
 
 
-def is_analysis(module) -> bool:
-    return callable(getattr(module, "analyse", None))
-
-
 def bind(module, arguments: Mapping[str, Any]) -> dict:
     """run()'s keyword arguments narrowed to those analyse() takes."""
     names = analysis_parameters(module)
     return {k: v for k, v in arguments.items() if k in names}
 
-
-Analyse = Callable[..., Report]

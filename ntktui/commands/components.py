@@ -34,8 +34,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, count=4, width=256, samples=None, scale=32.0, two_d=False,
-            side=24, seed=0):
+def analyse(progress, *, act, count, width, samples, scale, two_d, side, seed):
     from ntktui.report import Report
 
     options.check_finite(scale, "--scale")

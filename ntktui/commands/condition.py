@@ -60,8 +60,8 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, depth="1:30", width=None, data=None, dataset=None, samples=None,
-            n0=None, scale=1.0, sigma_w=None, sigma_b=0.0, seed=0, dtype="float64", order=64):
+def analyse(progress, *, act, depth, width, data, dataset, samples, n0, scale, sigma_w, sigma_b,
+            seed, dtype, order):
     acts = list(act or DEFAULT_ACTS)
     depths = sorted(set(options.parse_int_list(depth, "--depth")))
     if width is not None and width < 1:

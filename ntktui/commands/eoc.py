@@ -53,8 +53,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, a=0.25, b=0.75, rho=0.5, depth="1:30", data=None, dataset=None,
-            samples=None, n0=None, seed=0):
+def analyse(progress, *, a, b, rho, depth, data, dataset, samples, n0, seed):
     import math
 
     for name, v in (("--a", a), ("--b", b), ("--rho", rho)):

@@ -31,7 +31,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, width=256, samples=None, scale=32.0, tau=None):
+def analyse(progress, *, act, width, samples, scale, tau):
     acts = list(act or DEFAULT_ACTS)
     samples = width if samples is None else samples
     options.check_finite(scale, "--scale")

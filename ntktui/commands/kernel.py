@@ -59,9 +59,8 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act="relu", hidden=None, depth=None, infinite=False, data=None, dataset=None,
-            samples=None, n0=None, scale=1.0, param="ntk", sigma_w=1.0, sigma_b=0.0, seed=0,
-            dtype="float64", chunk=None, order=64, out=None):
+def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n0, scale, param,
+            sigma_w, sigma_b, seed, dtype, chunk, order, out):
     from ntktui import data as datasets
     from ntktui.report import Report
 

@@ -49,8 +49,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, widths="64,128,256,512,1024,2048", n0=None, samples=None,
-            data=None, scale=1.0, param="standard", sigma_w=1.0, sigma_b=0.0, seed=0):
+def analyse(progress, *, act, widths, n0, samples, data, scale, param, sigma_w, sigma_b, seed):
     start = time.perf_counter()
     from ntktui import data as datasets
     from ntktui.errors import UserError

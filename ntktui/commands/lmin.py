@@ -45,9 +45,8 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, samples="25,50,100,200", hidden="8N,400", n0=400, scale=1.0,
-            param="unscaled", sigma_w=0.05, sigma_b=0.0, seed=0, dtype="float64", chunk=None,
-            out=None):
+def analyse(progress, *, act, samples, hidden, n0, scale, param, sigma_w, sigma_b, seed, dtype,
+            chunk, out):
     acts = list(act or DEFAULT_ACTS)
     sizes = options.parse_int_list(samples, "--samples")
     if n0 < 1:

@@ -34,8 +34,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act="relu", width=256, samples=None, scale=32.0, eta=1.0, steps=1000.0,
-            lam=1e-4, k=16):
+def analyse(progress, *, act, width, samples, scale, eta, steps, lam, k):
     start = time.perf_counter()
     samples = width if samples is None else samples
     check_inputs(scale, eta, steps, lam, k)
@@ -58,11 +57,11 @@ def masks_report(s, import_s: float, eta: float, steps: float, lam: float, k: in
     masks, not the spectrum, depend on them."""
     from ntktui.report import Control, Report
 
-    check_inputs(s.scale, eta, steps, lam, k)
     result = compute(s, eta, steps, lam, k)
 
     def adjust(**changes):
         values = {"eta": eta, "steps": steps, "lam": lam, "k": k, **changes}
+        check_inputs(s.scale, **values)  # analyse() checked the first values
         return masks_report(s, import_s, **values)
 
     controls = (

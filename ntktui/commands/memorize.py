@@ -47,8 +47,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, widths="1,2,4,8,16,32,64,128,256,512", samples=100, n0=50,
-            steps=2000, lr=None, scale=1.0, param="ntk", sigma_w=1.0, sigma_b=0.0, seed=0):
+def analyse(progress, *, act, widths, samples, n0, steps, lr, scale, param, sigma_w, sigma_b, seed):
     start = time.perf_counter()
     from ntktui import data as datasets
     from ntktui.errors import UserError

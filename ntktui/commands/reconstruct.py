@@ -42,8 +42,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, k="4,8,16,32,64,128", strategy="both", image=None, row=None,
-            signal=None, width=None, steps=50):
+def analyse(progress, *, act, k, strategy, image, row, signal, width, steps):
     from ntktui import signals
     from ntktui.errors import UserError
 

@@ -79,8 +79,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, depth="1:30", angles="1,5,10,30", n0=100, scale=1.0,
-            sigma_w=None, sigma_b=0.0, seed=0, order=64):
+def analyse(progress, *, act, depth, angles, n0, scale, sigma_w, sigma_b, seed, order):
     acts = list(act or DEFAULT_ACTS)
     depths = sorted(set(options.parse_int_list(depth, "--depth")))
     degrees = parse_angles(angles)

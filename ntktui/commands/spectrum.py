@@ -25,7 +25,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, act=None, width=256, samples=None, scale=32.0, dtype="float64"):
+def analyse(progress, *, act, width, samples, scale, dtype):
     start = time.perf_counter()
     acts = list(act or DEFAULT_ACTS)
     samples = width if samples is None else samples

@@ -30,7 +30,7 @@ def run(
     deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
-def analyse(progress, order=None, size=64, columns=DEFAULT_COLUMNS):
+def analyse(progress, *, order, size, columns):
     orders = options.parse_int_list(",".join(order or [DEFAULT_ORDERS]), "--order")
     cols = options.parse_int_list(columns, "--columns")
 
