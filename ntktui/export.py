@@ -11,9 +11,6 @@ from typing import Any, Mapping
 
 from ntktui.errors import UserError
 
-FILES = ("result.json", "plot.txt", "arrays.npz", "preset.toml")
-
-
 def prepare(out: str | os.PathLike) -> Path:
     """The folder `out`, created if needed; a one-line UserError if it cannot be written."""
     folder = Path(out).expanduser()

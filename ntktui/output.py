@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-from contextlib import contextmanager
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -115,39 +114,6 @@ def fmt(value) -> str:
     if f != 0 and (abs(f) >= 1e5 or abs(f) < 1e-3):
         return f"{f:.3e}"
     return f"{f:.4g}"
-
-
-@contextmanager
-def progress(description: str, total: int, enabled: bool | None = None):
-    """A rich progress bar on stderr (by default only when stderr is a terminal); yields advance()."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        yield lambda n=1: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
-
-
-@contextmanager
-def status(message: str, enabled: bool | None = None):
-    """A spinner with elapsed time on stderr while one long computation runs (a running XLA
-    program reports no progress of its own); only when stderr is a terminal by default."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        yield
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn(message), TimeElapsedColumn(),
-                  console=stderr_console(), transient=True) as bar:
-        bar.add_task(message, total=None)
-        yield
 
 
 # ---------------------------------------------------------------------------------------------
