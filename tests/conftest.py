@@ -33,22 +33,21 @@ def ntk(capsys):
 
 
 @pytest.fixture
-def ctrl_c_at_kernel(monkeypatch):
-    """ctrl_c_at_kernel(n): engine.ntk.empirical_kernel raises KeyboardInterrupt on its n-th call,
-    as Ctrl-C in the middle of a sweep would."""
-    import engine.ntk
+def ctrl_c_on_call(monkeypatch):
+    """ctrl_c_on_call(module, name, n): module.name raises KeyboardInterrupt on its n-th call from
+    now on, as Ctrl-C in the middle of a sweep would (arming it again restarts the count)."""
+    originals = {}
 
-    real = engine.ntk.empirical_kernel
-
-    def arm(n: int) -> None:
+    def arm(module, name: str, n: int) -> None:
+        real = originals.setdefault((module.__name__, name), getattr(module, name))
         calls = {"n": 0}
 
-        def kernel(*args, **kwargs):
+        def interrupted(*args, **kwargs):
             calls["n"] += 1
             if calls["n"] == n:
                 raise KeyboardInterrupt
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(engine.ntk, "empirical_kernel", kernel)
+        monkeypatch.setattr(module, name, interrupted)
 
     return arm

@@ -139,8 +139,10 @@ def test_lmin_table_and_plot(ntk):
 
 
 def test_lmin_out_is_rewritten_per_row_and_ctrl_c_keeps_finished_rows(ntk, tmp_path,
-                                                                    ctrl_c_at_kernel):
-    ctrl_c_at_kernel(3)
+                                                                    ctrl_c_on_call):
+    import engine.ntk
+
+    ctrl_c_on_call(engine.ntk, "empirical_kernel", 3)
     out = tmp_path / "growth.json"
     r = ntk(*LMIN, "--out", str(out))
     assert r.code == 130 and "interrupted" in r.err

@@ -207,23 +207,14 @@ def test_cli_human_output_and_data_file(ntk, tmp_path):
     assert j["samples"] == 12 and j["results"][0]["n0"] == 5 and "x.npy" in j["data"][0]
 
 
-def test_cli_ctrl_c_keeps_the_finished_rows(ntk, monkeypatch):
-    real = lipschitz.network_estimate
-    calls = []
-
-    def flaky(*a, **kw):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(lipschitz, "network_estimate", flaky)
+def test_cli_ctrl_c_keeps_the_finished_rows(ntk, ctrl_c_on_call):
+    ctrl_c_on_call(lipschitz, "network_estimate", 3)
     r = ntk(*CLI, "--act", "cos", "--json")
     assert r.code == 130 and r.err == "ntk: interrupted\n"
     j = r.json()
     assert j["interrupted"] is True
     assert [(e["n0"], e["widths"]) for e in j["results"]] == [(6, [8, 16])]
-    calls.clear()
+    ctrl_c_on_call(lipschitz, "network_estimate", 3)
     r = ntk(*CLI, "--act", "cos", "--plot-width", "60")
     assert r.code == 130 and "interrupted: the rows above" in r.out and "cos" in r.out
 

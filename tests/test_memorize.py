@@ -155,17 +155,8 @@ def test_cli_human_output(ntk):
     assert "Final loss after 50 GD steps" in r.out and r.out.count("┬") >= 2  # a plot was drawn
 
 
-def test_cli_ctrl_c_keeps_the_finished_rows(ntk, monkeypatch):
-    real = train.memorise
-    calls = []
-
-    def flaky(*a, **kw):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(train, "memorise", flaky)
+def test_cli_ctrl_c_keeps_the_finished_rows(ntk, ctrl_c_on_call):
+    ctrl_c_on_call(train, "memorise", 2)
     r = ntk(*CLI, "--act", "relu", "--plot-width", "60")
     assert r.code == 130 and r.err == "ntk: interrupted\n"
     assert "interrupted: the rows above" in r.out and "relu" in r.out

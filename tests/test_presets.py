@@ -268,8 +268,10 @@ def test_saved_arrays_keep_whole_numbers_beyond_int64_as_floats():
 
 
 def test_out_dir_on_ctrl_c_saves_the_finished_rows_marked_interrupted(ntk, tmp_path,
-                                                                     ctrl_c_at_kernel):
-    ctrl_c_at_kernel(3)
+                                                                     ctrl_c_on_call):
+    import engine.ntk
+
+    ctrl_c_on_call(engine.ntk, "empirical_kernel", 3)
     path = write(tmp_path, "growth.toml", HEAD.replace('"spectrum"', '"lmin"') +
                  '[params]\nact = ["cos", "relu"]\nsamples = "6,12"\nhidden = "4N,16"\nn0 = 8\n')
     out = tmp_path / "saved"
