@@ -135,6 +135,12 @@ class StudyScreen(Screen):
         finally:
             self.post_message(Stopped(run))
 
+    def _rerun(self) -> None:
+        """Cancel the run in progress (it stops after its chunk) and start a new one at once."""
+        self.action_cancel()
+        self.worker = None
+        self.action_run()
+
     def action_cancel(self) -> None:
         if self.running:
             self.worker.cancel()
@@ -216,9 +222,7 @@ class StudyScreen(Screen):
         self.quick = not self.quick
         self._describe()
         self.notify("quick sizes" if self.quick else "full sizes", timeout=2)
-        self.action_cancel()
-        self.worker = None
-        self.action_run()
+        self._rerun()
 
     def action_edit(self) -> None:
         from ntktui.tui.screens.params import ParamsScreen
@@ -228,9 +232,7 @@ class StudyScreen(Screen):
                 return
             self.overrides = overrides
             self._describe()
-            self.action_cancel()
-            self.worker = None
-            self.action_run()
+            self._rerun()
 
         self.app.push_screen(ParamsScreen(self.preset, self.quick, self.overrides), edited)
 

@@ -45,7 +45,7 @@ class TableBlock(Vertical):
         grid.add_rows([[fmt(v) for v in row] for row in self.table.rows])
 
     def cells(self) -> list[list[str]]:
-        """What the table shows, as text (for tests and export)."""
+        """What the table shows, cell by cell, as text."""
         grid = self.query_one(DataTable)
         return [[str(c) for c in grid.get_row_at(i)] for i in range(grid.row_count)]
 

@@ -15,11 +15,14 @@ class StatusLine(Static):
     StatusLine { height: 1; width: 1fr; background: $boost; padding: 0 1; }
     """
 
-    def on_mount(self) -> None:
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         self.state = "idle"  # idle, running, cancelling, done, cancelled, failed
         self.label, self.done, self.total = "", 0, 0
         self.started = self.finished = None
         self.message = ""
+
+    def on_mount(self) -> None:
         self.set_interval(0.5, self._tick)
 
     def start(self) -> None:
