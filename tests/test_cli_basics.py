@@ -100,6 +100,8 @@ def test_through_typer_runner():
     (["spectrum", "--dtype", "float16"], "dtype"),
     (["spectrum", "--width", "2000000"], "would need"),
     (["no-such-command"], "No such command"),
+    (["tui", "no-such-preset"], "no preset named 'no-such-preset'"),
+    (["tui", "missing.toml"], "missing.toml"),
 ])
 def test_bad_input_is_one_line_exit_2(ntk, argv, needle):
     res = ntk(*argv)
