@@ -1,25 +1,52 @@
-"""The `ntk` command line. Heavy imports (JAX, the engine) happen inside commands, never here,
-so `ntk --help` answers at once."""
+"""The `ntk` command line: one command per analysis in the registry (ntktui.studies), generated
+from its declared parameters, and the tool commands (presets, run, tui, devices). Heavy imports
+(JAX, the engine) happen inside commands, never here, so `ntk --help` answers at once.
+
+Every analysis option reaches Typer as text and is read by its Param (ntktui.params): one parser
+for the command line, presets, the dashboard's form and Python. Flags stay flags."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
 import typer
 
-from ntktui import __version__
-from ntktui.commands import (components, condition, devices, eoc, iterations, kernel, lipschitz, lmin,
-                             mask, memorize, presets, reconstruct, run, separation, spectrum, spline,
-                             tui)
+from ntktui import __version__, studies
+from ntktui.commands import FRONT_END, devices, plot_width, presets, run, tui, typer_option
+
+TOOLS = (presets, run, tui, devices)
 
 
-def _reflow(doc: str | None) -> str | None:
+def reflow(doc: str | None) -> str | None:
     """Docstring paragraphs as single lines, so that the help wraps to the terminal's width."""
     if not doc:
         return doc
     paragraphs = [" ".join(p.split()) for p in doc.strip().split("\n\n")]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def analysis_command(study: studies.Study):
+    """The Typer callback of `ntk NAME`: its signature is the study's Params and the front end's."""
+
+    def command(**given):
+        from ntktui.output import deliver
+
+        as_json = bool(given.pop("json"))
+        width = plot_width(given.pop("plot_width"))
+        deliver(study, study.from_texts(given), as_json, width)
+
+    parameters = []
+    for p in (*study.params, *FRONT_END):
+        annotation, default = typer_option(p)
+        parameters.append(inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY,
+                                            default=default, annotation=annotation))
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__ = study.name
+    command.__doc__ = study.help
+    return command
 
 
 app = typer.Typer(
@@ -32,9 +59,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (spectrum, components, mask, iterations, reconstruct, spline, kernel, lmin, lipschitz,
-               memorize, condition, eoc, separation, presets, run, tui, devices):
-    app.command(module.NAME, help=_reflow(module.__doc__))(module.run)
+for _study in studies.all_studies():
+    app.command(_study.name, help=reflow(_study.help))(analysis_command(_study))
+for _module in TOOLS:
+    app.command(_module.NAME, help=reflow(_module.__doc__))(_module.run)
 
 
 def _version(value: bool):

@@ -68,26 +68,17 @@ def preset_copy(p, header: str, quick: bool = False,
 
 
 def toml_text(p, params: Mapping[str, Any]) -> str:
-    """A preset file with these params (no quick table: they are already the values to run)."""
-    out = [f"{key} = {_toml_value(getattr(p, key))}" for key in ("title", "paper", "command")]
-    out.insert(1, f"description = {_toml_value(p.description)}")
+    """A preset file with these params (no quick table: they are already the values to run);
+    each value written by its Param."""
+    from ntktui.params import toml_literal
+
+    out = [f"{key} = {toml_literal(getattr(p, key))}" for key in ("title", "paper", "command")]
+    out.insert(1, f"description = {toml_literal(p.description)}")
     out.append("\n[params]")
-    out += [f"{key} = {_toml_value(value)}" for key, value in params.items()]
+    study = p.study
+    out += [f"{key} = {study.param(key).toml(value)}" for key, value in params.items()
+            if value is not None]
     return "\n".join(out) + "\n"
-
-
-def _toml_value(value) -> str:
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
 def collect_arrays(payload, prefix: str = "") -> dict:

@@ -160,24 +160,22 @@ class CliProgress:
             self._bar.advance(self._task, n)
 
 
-def deliver(module, arguments: dict, as_json: bool, plot_width: int | None = None) -> None:
-    """A command's run(): its analysis with a progress bar, then its JSON or its plots and tables.
+def deliver(study, values: dict, as_json: bool, plot_width: int | None = None) -> None:
+    """A study's command: its analysis with a progress bar, then its JSON or its plots and tables.
     On Ctrl-C the work finished so far is printed (marked interrupted) before the exit."""
-    report, interrupted = analysed(module, arguments)
+    report, interrupted = analysed(study, values)
     emit_report(report, as_json, plot_width)
     if interrupted:
         raise KeyboardInterrupt
 
 
-def analysed(module, arguments: dict):
-    """(Report, interrupted): the command's analysis under a CLI progress bar. On Ctrl-C, the
+def analysed(study, values: dict):
+    """(Report, interrupted): the study's analysis under a CLI progress bar. On Ctrl-C, the
     last partial Report marked interrupted (or KeyboardInterrupt again if nothing finished)."""
-    from ntktui.report import bind
-
     progress = CliProgress()
     try:
         with progress:
-            return module.analyse(progress, **bind(module, arguments)), False
+            return study.analyse(progress, **values), False
     except KeyboardInterrupt:
         partial = progress.partial
         if partial is None:

@@ -5,11 +5,10 @@ A small, pure API shared by `ntk presets`, `ntk run` and the dashboard:
     list_presets()            the bundled presets (package `presets`, files *.toml), by name
     load(name_or_path)        one preset, validated: a bundled name ("seed003-fig3") or a path
                               to the user's own file ("my-study.toml")
-    preset.arguments(quick)   keyword arguments for the command module's run(), every option
-                              filled in (the preset's value, else the command's default)
+    preset.arguments(quick)   keyword arguments for its analysis's analyse(), every parameter
+                              filled in (the preset's value, else the declared default)
     preset.argv(quick)        the same as a command line: ["spectrum", "--act", "relu", ...]
-    command_options(command)  the options a command takes (name, kind, default, flag, help)
-    command_module(command)   the module whose run() the preset calls
+    preset.study              the analysis it runs (ntktui.studies)
 
 A preset file:
 
@@ -17,194 +16,38 @@ A preset file:
     description = "One paragraph."
     paper = "seed 003 (Lucey, ...), Fig. 3"
     command = "spectrum"
-    [params]                  # the command's options by their long names with underscores
+    [params]                  # the analysis's parameters by name (long flags with underscores)
     act = ["heaviside", "relu", "sinc"]
     width = 256
     [quick]                   # optional: overrides applied by --quick
     width = 64
 
-Every problem is a UserError of one line naming the file, the key and the line. Nothing here
-imports JAX or numpy; reading a preset imports only the (light) command module it names.
+Values are read by the analysis's own Params (ntktui.params), the parser the command line uses:
+every problem is a UserError of one line naming the file, the key and the line. Nothing here
+imports JAX or numpy.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import inspect
 import os
 import re
-import typing
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from ntktui import studies
 from ntktui.errors import UserError
+from ntktui.params import short_repr, type_name
 
 PACKAGE = "presets"
 SUFFIX = ".toml"
 REQUIRED = ("title", "description", "paper", "command")
 TABLES = ("params", "quick")
 KEYS = REQUIRED + TABLES
-# Modules in ntktui.commands that are not studies a preset can run.
-NOT_RUNNABLE = frozenset({"presets", "run", "tui", "devices"})
 # Options that belong to the front end, not to the preset (`ntk run --json` chooses JSON).
-RESERVED = frozenset({"json"})
-
-
-# ---------------------------------------------------------------------------------------------
-# The commands a preset may name, and their options (read from each run()'s signature)
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option of a command: `name` is run()'s keyword (the long flag with underscores)."""
-
-    name: str
-    kind: str  # "bool", "int", "float", "str", "list[str]", "list[int]" (or "other")
-    default: Any  # run()'s default (None: the command chooses)
-    flag: str  # the long flag on the command line, e.g. "--sigma-w", "--2d"
-    help: str = ""
-
-
-def runnable_commands() -> tuple[str, ...]:
-    """Names of the commands a preset may run (every study command in ntktui.commands)."""
-    import pkgutil
-
-    import ntktui.commands as pkg
-
-    return tuple(sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
-                        if not m.name.startswith("_") and m.name not in NOT_RUNNABLE))
-
-
-def command_module(command: str):
-    """The module whose run() implements `ntk COMMAND` (imported lazily; no JAX)."""
-    if command not in runnable_commands():
-        raise UserError(f"unknown command {command!r}; a preset can run: "
-                        f"{', '.join(runnable_commands())}")
-    module = importlib.import_module(f"ntktui.commands.{command}")
-    if getattr(module, "NAME", None) != command or not callable(getattr(module, "run", None)):
-        raise UserError(f"ntktui.commands.{command} is not a command module")
-    return module
-
-
-def _kind(annotation) -> str | None:
-    """Our option kinds from a run() annotation (Annotated and Optional unwrapped)."""
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) != 1:
-            return None
-        annotation = args[0]
-    if typing.get_origin(annotation) in (list, typing.List):
-        (item,) = typing.get_args(annotation) or (str,)
-        return {str: "list[str]", int: "list[int]"}.get(item)
-    return {bool: "bool", int: "int", float: "float", str: "str"}.get(annotation)
-
-
-def _option_info(annotation, default):
-    """Typer's OptionInfo for a parameter (in Annotated[...] or as the default value)."""
-    for meta in getattr(annotation, "__metadata__", ()):
-        if hasattr(meta, "param_decls"):
-            return meta
-    return default if hasattr(default, "param_decls") else None
-
-
-@lru_cache(maxsize=None)
-def _command_options(command: str) -> tuple[Option, ...]:
-    run = command_module(command).run
-    hints = typing.get_type_hints(run, include_extras=True)
-    out = []
-    for p in inspect.signature(run).parameters.values():
-        annotation = hints.get(p.name)
-        info = _option_info(annotation, p.default)
-        default = p.default
-        if default is not None and hasattr(default, "param_decls"):  # typer.Option(default, ...)
-            default = default.default
-        if default is Ellipsis or default is inspect.Parameter.empty:
-            default = None
-        decls = list(getattr(info, "param_decls", None) or ())
-        if info is not None and isinstance(info.default, str) and info.default.startswith("--"):
-            decls.insert(0, info.default)  # Annotated style: the first declaration
-        flag = next((d for d in decls if d.startswith("--")), "--" + p.name.replace("_", "-"))
-        kind = _kind(annotation) or "other"  # its default still applies; a preset cannot set it
-        out.append(Option(p.name, kind, default, flag, getattr(info, "help", None) or ""))
-    return tuple(out)
-
-
-def command_options(command: str) -> dict[str, Option]:
-    """The options of `ntk COMMAND` by run() keyword, in signature order (without json)."""
-    return {o.name: o for o in _command_options(command) if o.name not in RESERVED}
-
-
-def coerce(option: Option, value):
-    """A TOML value as run() takes it, or a TypeError saying what was expected.
-
-    Lists map to list options (act = ["relu", "sinc"]); a single value is a list of one. String
-    options stay strings (hidden = "8N,400"); a number or a list of numbers is accepted there
-    and written the way the command line would take it (k = [4, 8, 16] → "4,8,16")."""
-    kind = option.kind
-
-    def number(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-    def scalar_text(v):
-        if isinstance(v, str):
-            return v
-        if number(v):
-            return str(v)
-        raise TypeError
-
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            raise TypeError
-        if kind == "int":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            raise TypeError
-        if kind == "float":
-            if number(value):
-                return float(value)
-            raise TypeError
-        if kind == "str":
-            if isinstance(value, (list, tuple)):
-                return ",".join(scalar_text(v) for v in value)
-            return scalar_text(value)
-        if kind == "list[str]":
-            items = value if isinstance(value, (list, tuple)) else [value]
-            return [scalar_text(v) for v in items]
-        if kind == "list[int]":
-            items = value if isinstance(value, (list, tuple)) else [value]
-            if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-                return list(items)
-            raise TypeError
-    except TypeError:
-        pass
-    expected = {"bool": "true or false", "int": "an integer", "float": "a number",
-                "str": "a string", "list[str]": "a string or a list of strings",
-                "list[int]": "an integer or a list of integers"}.get(kind)
-    if expected is None:
-        raise TypeError("this option cannot be set from a preset")
-    raise TypeError(f"expected {expected}, got {_show(value)} ({_toml_type(value)})")
-
-
-def _toml_type(value) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, dict):
-        return "table"
-    names = {int: "integer", float: "float", str: "string", list: "array", tuple: "array"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _show(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+RESERVED = frozenset({"json", "plot_width"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,47 +66,35 @@ class Preset:
     source: Path = Path()
     bundled: bool = False
 
+    @property
+    def study(self) -> studies.Study:
+        return studies.get(self.command)
+
     def values(self, quick: bool = False, overrides: Mapping[str, Any] | None = None) -> dict:
-        """The preset's own parameters (plus [quick], plus overrides), coerced for run()."""
+        """The preset's own parameters (plus [quick], plus overrides), read by their Params."""
         raw = {**self.params, **(self.quick if quick else {}), **(overrides or {})}
-        options = command_options(self.command)
+        study = self.study
         out = {}
         for key, value in raw.items():
-            if key not in options:
-                raise UserError(f"{self.source}: key {key}: {_unknown_param(self.command, key)}")
+            if key not in study.by_name:
+                raise UserError(f"{self.source}: key {key}: {_unknown_param(study, key)}")
             try:
-                out[key] = coerce(options[key], value)
-            except TypeError as exc:
+                out[key] = study.param(key).accept(value)
+            except UserError as exc:
                 raise UserError(f"{self.source}: key {key}: {exc}") from None
         return out
 
     def arguments(self, quick: bool = False, overrides: Mapping[str, Any] | None = None) -> dict:
-        """Every keyword of the command's run() (json=False): the preset's value or the default.
-        Call `command_module(p.command).run(**p.arguments())` to run it."""
-        values = self.values(quick, overrides)
-        options = command_options(self.command)
-        args = {name: values.get(name, option.default) for name, option in options.items()}
-        args["json"] = False
-        return args
+        """Every keyword of the analysis's analyse(): the preset's value or the default, checked
+        together. `p.study.analyse(progress, **p.arguments())` runs it."""
+        return self.study.complete(self.values(quick, overrides))
 
     def argv(self, quick: bool = False, overrides: Mapping[str, Any] | None = None) -> list[str]:
         """The equivalent command line (without the program name): the same run as typing it."""
-        options = command_options(self.command)
-        out = [self.command]
-        for name, value in self.values(quick, overrides).items():
-            flag = options[name].flag
-            if isinstance(value, bool):
-                if value:
-                    out.append(flag)
-                elif options[name].default:
-                    raise UserError(f"{self.source}: key {name}: cannot be turned off on the "
-                                    "command line")
-            elif isinstance(value, list):
-                for v in value:
-                    out += [flag, str(v)]
-            else:
-                out += [flag, _number_text(value)]
-        return out
+        try:
+            return self.study.argv(self.values(quick, overrides))
+        except UserError as exc:
+            raise UserError(f"{self.source}: {exc}") from None
 
     def locate(self, message: str, quick: bool = False) -> str:
         """Where in the file a value named in a command's error message was written:
@@ -295,13 +126,6 @@ class Preset:
         return {"name": self.name, "title": self.title, "description": self.description,
                 "paper": self.paper, "command": self.command, "params": _plain(self.params),
                 "quick": _plain(self.quick), "source": str(self.source), "bundled": self.bundled}
-
-
-def _number_text(value) -> str:
-    """32.0 → "32", 1e-4 → "0.0001": as a person would type it (click reads both as floats)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _plain(mapping: Mapping) -> dict:
@@ -401,30 +225,30 @@ def parse(data: bytes, source: Path, bundled: bool = False) -> Preset:
     for key in REQUIRED:
         value = doc[key]
         if not isinstance(value, str):
-            where.fail(None, key, f"expected a string, got {_show(value)} ({_toml_type(value)})")
+            where.fail(None, key, f"expected a string, got {short_repr(value)} ({type_name(value)})")
         value = " ".join(value.split())
         if not value:
             where.fail(None, key, "is empty")
         strings[key] = value
 
     command = strings["command"]
-    if command not in runnable_commands():
+    if command not in studies.names():
         where.fail(None, "command", f"unknown command {command!r}; a preset can run "
-                   f"{', '.join(runnable_commands())}{_did_you_mean(command, runnable_commands())}")
-    options = command_options(command)
+                   f"{', '.join(studies.names())}{_did_you_mean(command, studies.names())}")
+    study = studies.get(command)
 
     tables = {}
     for table in TABLES:
         value = doc.get(table, {})
         if not isinstance(value, dict):
-            where.fail(None, table, f"expected a table [{table}], got {_toml_type(value)}")
+            where.fail(None, table, f"expected a table [{table}], got {type_name(value)}")
         for key, v in value.items():
-            if key not in options:
-                where.fail(table, key, _unknown_param(command, key))
+            if key not in study.by_name:
+                where.fail(table, key, _unknown_param(study, key))
             try:
-                coerce(options[key], v)
-            except TypeError as exc:
-                where.fail(table, key, f"{exc} for --{options[key].flag.lstrip('-')}")
+                study.param(key).accept(v)
+            except UserError as exc:
+                where.fail(table, key, str(exc))
         tables[table] = _frozen(value)
 
     return Preset(name=source.name[: -len(SUFFIX)] if source.name.endswith(SUFFIX) else source.stem,
@@ -433,12 +257,13 @@ def parse(data: bytes, source: Path, bundled: bool = False) -> Preset:
                   quick=tables["quick"], source=source, bundled=bundled)
 
 
-def _unknown_param(command: str, key: str) -> str:
+def _unknown_param(study: studies.Study, key: str) -> str:
     if key in RESERVED:
-        return f"{key} is chosen on the command line (ntk run --{key}), not in a preset"
-    names = list(command_options(command))
+        return (f"{key} is chosen on the command line (ntk run --{key.replace('_', '-')}), not "
+                "in a preset")
+    names = [p.name for p in study.params]
     hint = _did_you_mean(key.replace("-", "_"), names, "({})")
-    return f"not an option of ntk {command}{hint}; its options: {', '.join(names)}"
+    return f"not an option of ntk {study.name}{hint}; its options: {', '.join(names)}"
 
 
 def _did_you_mean(key: str, choices, form: str = "; {}") -> str:

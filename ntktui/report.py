@@ -1,10 +1,11 @@
 """An analysis's result as explicit data, shared by the CLI and the dashboard.
 
-Every study command has `analyse(progress, **params) -> Report`: the numbers (`payload`, exactly
-what `--json` prints) and what a person looks at (`blocks`: plots, image grids, tables and notes,
-in order). Its parameters are keyword-only and have no defaults: the defaults are written once,
-in the command's run() (its Typer options), and `compute()` fills them in. The CLI prints the blocks (`output.show_report`), the dashboard shows them in widgets,
-and export writes both, so no front end computes anything of its own.
+Every analysis (ntktui.studies) has `analyse(progress, **values) -> Report`: the numbers
+(`payload`, exactly what `--json` prints) and what a person looks at (`blocks`: plots, image grids,
+tables and notes, in order). Its parameters are keyword-only with no defaults: they are declared
+once, as Params in the study's module, and every front end fills them in from there. The CLI
+prints the blocks (`output.printable`), the dashboard shows them in widgets, and export writes
+both, so no front end computes anything of its own.
 
 Long analyses call `progress.step(partial=...)` between chunks of work with the Report of the
 work finished so far: the CLI draws a progress bar and, on Ctrl-C, prints the last partial Report;
@@ -107,25 +108,11 @@ class Progress:
 SILENT = Progress()
 
 
-def compute(command: str, progress: Progress | None = None, **params) -> Report:
-    """Run a study command's analysis from Python: `compute("spectrum", act=["relu"], width=64)`.
-    Parameters not given take the command's defaults."""
-    from ntktui.presets import command_module, command_options
+def compute(name: str, progress: Progress | None = None, **params) -> Report:
+    """Run an analysis from Python: `compute("spectrum", act=["relu"], width=64)`. Parameters
+    are read by their declared Params (as in a preset: Python values or text); those not given
+    take their defaults."""
+    from ntktui import studies
 
-    module = command_module(command)
-    defaults = {name: option.default for name, option in command_options(command).items()}
-    return module.analyse(progress or SILENT, **{**bind(module, defaults), **params})
-
-
-def analysis_parameters(module) -> tuple[str, ...]:
-    """The keywords a command's analyse() takes (its run() also has --json and --plot-width)."""
-    import inspect
-
-    return tuple(p for p in inspect.signature(module.analyse).parameters if p != "progress")
-
-
-def bind(module, arguments: Mapping[str, Any]) -> dict:
-    """run()'s keyword arguments narrowed to those analyse() takes."""
-    names = analysis_parameters(module)
-    return {k: v for k, v in arguments.items() if k in names}
-
+    study = studies.get(name)
+    return study.analyse(progress or SILENT, **study.values(params))

@@ -32,6 +32,43 @@ def ntk(capsys):
     return run
 
 
+def with_args(base: tuple, args: tuple) -> tuple:
+    """`base` command-line arguments with the options `args` sets replaced by args' values (an
+    option given twice is refused, so a test of one option must not repeat the base's)."""
+    given = {a for a in args if a.startswith("-")}
+    out, skip = [], False
+    for i, a in enumerate(base):
+        if skip:
+            skip = False
+            continue
+        if a in given:
+            skip = i + 1 < len(base) and not base[i + 1].startswith("-")
+            continue
+        out.append(a)
+    return (*out, *args)
+
+
+def assert_one_line_error(r: CliResult, *needles: str) -> None:
+    """Bad input: exit code 2, nothing on stdout, one line on stderr naming each needle."""
+    assert r.code == 2, (r.code, r.err)
+    assert r.out == "", r.out
+    assert r.err.startswith("ntk: error:") and r.err.count("\n") == 1, r.err
+    for needle in needles:
+        assert needle in r.err, r.err
+
+
+@pytest.fixture
+def ntk_json(ntk):
+    """ntk_json(*args): run `ntk ARGS --json`, require exit 0 and return the parsed JSON."""
+
+    def run(*args: str) -> dict:
+        r = ntk(*args, "--json")
+        assert r.code == 0, r.err
+        return r.json()
+
+    return run
+
+
 @pytest.fixture
 def ctrl_c_on_call(monkeypatch):
     """ctrl_c_on_call(module, name, n): module.name raises KeyboardInterrupt on its n-th call from

@@ -33,17 +33,15 @@ def without_timings(obj):
     return obj
 
 
-def click_kwargs(argv: list[str]) -> dict:
-    """What typing `ntk ARGV` hands to the command's run(): parsed by the real CLI's parser."""
+def cli_values(argv: list[str]) -> dict:
+    """What typing `ntk ARGV` hands to the analysis: the real CLI's parser, then the study's."""
+    from ntktui import studies
     from ntktui.cli import app
 
     command = typer.main.get_command(app).commands[argv[0]]
     params = command.make_context(argv[0], list(argv[1:])).params
-    out = {}
-    for key, value in params.items():
-        value = list(value) if isinstance(value, tuple) else value
-        out[key] = None if value == [] else value
-    return out
+    given = {k: v for k, v in params.items() if k not in ("json", "plot_width")}
+    return studies.get(argv[0]).from_texts(given)
 
 
 # --- every bundled preset, statically -----------------------------------------------------------
@@ -54,53 +52,63 @@ def test_the_paper_figures_are_all_there():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bundled_preset_is_valid_for_its_command(name):
+    from ntktui import studies
+
     p = presets.load(name)
     assert p.name == name and p.bundled
     assert p.title and p.paper.startswith("seed 00") and p.description
     assert "\n" not in p.description and len(p.description) > 80  # one paragraph
-    assert p.command in presets.runnable_commands()
-    options = presets.command_options(p.command)
-    assert set(p.params) <= set(options) and set(p.quick) <= set(options)
+    assert p.command in studies.names()
+    names = {q.name for q in p.study.params}
+    assert set(p.params) <= names and set(p.quick) <= names
     assert p.params, "a figure preset states its parameters"
     for quick in (False, True):
         args = p.arguments(quick=quick)
-        module = presets.command_module(p.command)
-        import inspect
-
-        assert set(args) == set(inspect.signature(module.run).parameters)
+        assert set(args) == names
         # The preset's arguments are exactly what the CLI parser makes of the command typed out.
-        assert click_kwargs(p.argv(quick=quick)) == args
+        assert cli_values(p.argv(quick=quick)) == args
 
 
 def test_quick_overrides_shrink_and_keep_the_rest():
     p = presets.load("seed003-fig3")
     full, quick = p.arguments(), p.arguments(quick=True)
     assert quick["width"] < full["width"]
-    assert quick["act"] == full["act"] == ["heaviside", "tanh", "relu", "relu2", "gelu", "silu",
-                                           "sinc", "gaussian"]
+    assert quick["act"] == full["act"] == ("heaviside", "tanh", "relu", "relu2", "gelu", "silu",
+                                           "sinc", "gaussian")
 
 
-def test_arguments_fill_in_typer_option_defaults():
-    """Options declared as typer.Option(default, ...) get their default value, not Typer's
-    OptionInfo object (spline: size 64, columns 8,24,40)."""
+def test_arguments_fill_in_the_declared_defaults():
+    """Parameters a preset does not set get their declared default (spline: size 64, columns
+    8,24,40); integers in TOML and text read the same."""
     args = presets.load("seed003-fig7").arguments()
-    assert args["order"] == ["1", "2", "3"]  # integers in TOML, strings for the list[str] option
+    assert args["order"] == (1, 2, 3)
     args = presets.Preset("x", "t", "d", "p", "spline", {"order": [2]}).arguments()
-    assert args["size"] == 64 and args["columns"] == "8,24,40" and args["json"] is False
+    assert args["order"] == (2,) and args["size"] == 64 and args["columns"] == (8, 24, 40)
 
 
-def test_values_map_to_the_option_kinds():
-    opts = presets.command_options("reconstruct")
-    assert presets.coerce(opts["act"], "relu") == ["relu"]
-    assert presets.coerce(opts["k"], [4, 8, 16]) == "4,8,16"
-    assert presets.coerce(opts["k"], "4,8") == "4,8"
-    assert presets.coerce(presets.command_options("spectrum")["scale"], 8) == 8.0
-    assert presets.coerce(presets.command_options("lipschitz")["n0"], 200) == [200]
-    assert presets.coerce(presets.command_options("lmin")["hidden"], "8N,400") == "8N,400"
-    with pytest.raises(TypeError, match="an integer"):
-        presets.coerce(presets.command_options("spectrum")["width"], 2.5)
-    with pytest.raises(TypeError, match="true or false"):
-        presets.coerce(presets.command_options("components")["two_d"], 1)
+def test_values_are_read_by_the_declared_params():
+    from ntktui import studies
+
+    def accept(command, name, value):
+        return studies.get(command).param(name).accept(value)
+
+    assert accept("reconstruct", "act", "relu") == ("relu",)
+    assert accept("reconstruct", "k", [4, 8, 16]) == (4, 8, 16)
+    assert accept("reconstruct", "k", "4,8") == accept("reconstruct", "k", "4:8:4") == (4, 8)
+    assert accept("spectrum", "scale", 8) == 8.0
+    assert accept("lipschitz", "n0", 200) == (200,)
+    assert accept("lmin", "hidden", "8N,400") == "8N,400"
+    assert accept("separation", "angles", [1, 5]) == (1.0, 5.0)
+    with pytest.raises(UserError, match="--width expected an integer, got 2.5"):
+        accept("spectrum", "width", 2.5)
+    with pytest.raises(UserError, match="--2d expected true or false"):
+        accept("components", "two_d", 1)
+    with pytest.raises(UserError, match="--width must be positive, got -5"):
+        accept("spectrum", "width", -5)
+    with pytest.raises(UserError, match="--param must be one of ntk, standard, unscaled"):
+        accept("kernel", "param", "mup")
+    with pytest.raises(UserError, match="--hidden must be widths"):
+        accept("kernel", "hidden", "8M")
 
 
 def test_presets_json_lists_them_all(ntk):
@@ -216,7 +224,9 @@ def test_out_refuses_a_file(ntk, tmp_path):
     (HEAD + "[params]\nwidth = 25 6\n", "width", 6, "TOML syntax error"),
     (HEAD + 'titel = "x"\n[params]\nwidth = 8\n', "titel", 5, "did you mean title"),
     (HEAD + "[params]\nact = [\"relu\"]\nwidht = 8\n", "params.widht", 7, "did you mean width"),
-    (HEAD + "[params]\nwidth = \"wide\"\n", "params.width", 6, "expected an integer"),
+    (HEAD + "[params]\nwidth = \"wide\"\n", "params.width", 6, "--width must be an integer"),
+    (HEAD + "[params]\nwidth = -5\n", "params.width", 6, "--width must be positive"),
+    (HEAD + "[params]\ndtype = \"float16\"\n", "params.dtype", 6, "one of float64, float32"),
     (HEAD.replace("spectrum", "spectrom") + "[params]\nwidth = 8\n", "command", 4,
      "did you mean spectrum"),
     (HEAD + "[params]\nwidth = 8\n\n[quick]\nsigma-w = 2\n", "quick.sigma-w", 9,

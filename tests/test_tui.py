@@ -243,12 +243,14 @@ def test_a_long_sweep_is_cancelled_from_the_keyboard(tmp_path):
 
 
 def test_a_failed_run_is_a_notification_and_the_app_stays_up(tmp_path):
+    """A value the form accepts but the analysis refuses (a Jacobian far beyond memory) fails the
+    run: one error line, a "failed" status, the app up."""
     path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
 
     async def script(app, pilot):
         s = app.screen
         form = await open_form(app, pilot)
-        form.query_one("#field-act").value = "relu,nonsense"
+        form.query_one("#field-width").value = "10000000"
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is s and s.status.state == "failed")
         messages = [(n.message, n.severity) for n in app._notifications]
@@ -256,8 +258,23 @@ def test_a_failed_run_is_a_notification_and_the_app_stays_up(tmp_path):
 
     messages, screen, status = drive(NtkApp(presets.load(str(path))), script)
     assert screen == "StudyScreen"
-    assert any("nonsense" in m and sev == "error" and "\n" not in m for m, sev in messages)
-    assert "nonsense" in status and "Traceback" not in status
+    assert any("would need" in m and sev == "error" and "\n" not in m for m, sev in messages)
+    assert "would need" in status and "Traceback" not in status
+
+
+def test_the_form_refuses_an_unknown_activation_and_marks_its_field(tmp_path):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+
+    async def script(app, pilot):
+        form = await open_form(app, pilot)
+        form.query_one("#field-act").value = "relu,nonsense"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("nonsense" in n.message for n in app._notifications))
+        field = form.query_one("#field-act")
+        return type(app.screen).__name__, field.has_class("invalid"), field.has_focus
+
+    screen, marked, focused = drive(NtkApp(presets.load(str(path))), script)
+    assert screen == "ParamsScreen" and marked and focused
 
 
 def test_the_form_refuses_a_malformed_value_and_reruns_with_edited_ones(tmp_path):

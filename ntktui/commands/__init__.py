@@ -1,2 +1,53 @@
-"""One module per CLI command: NAME, a docstring (the help text) and run(). Each imports the
-engine inside run() so that `ntk --help` never imports JAX."""
+"""The tool commands (presets, run, tui, devices): NAME, a docstring (the help text) and run().
+The analysis commands are generated from the registry (ntktui.studies) by ntktui.cli.
+
+Also here: the options every command's front end has (--json, --plot-width), declared once as
+Params, and how a Param is declared to Typer. Nothing heavy is imported: `ntk --help` loads this."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+from rich.markup import escape
+
+from ntktui.params import FLAG, INT, Param
+
+JSON = Param("json", FLAG, False, help="Print exactly one JSON object on stdout.")
+PLOT_WIDTH = Param("plot_width", INT, None, help="Plot width in columns.", lo=20, hi=1000,
+                   default_text="the terminal's")
+FRONT_END = (JSON, PLOT_WIDTH)
+
+
+def _option_kwargs(p: Param) -> dict:
+    if p.kind is FLAG:
+        return dict(help=p.help, show_default=False, metavar="")
+    return dict(help=escape(f"{p.describe()} [default: {p.default_shown()}]"),
+                metavar=p.kind.metavar, show_default=False)
+
+
+def _annotation(p: Param):
+    """A flag is a bool; anything else reaches us as the texts given (one per occurrence), for
+    the Param to parse: the one parser of option values."""
+    return bool if p.kind is FLAG else Optional[List[str]]
+
+
+def typer_option(p: Param) -> tuple[object, object]:
+    """(annotation, default) declaring a Param to Typer in a generated signature."""
+    default = bool(p.default) if p.kind is FLAG else None
+    return _annotation(p), typer.Option(default, *p.all_flags, **_option_kwargs(p))
+
+
+def annotated(p: Param):
+    """The Param as an Annotated type for a hand-written run() signature (default given there:
+    False for a flag, None otherwise)."""
+    return Annotated[_annotation(p), typer.Option(*p.all_flags, **_option_kwargs(p))]
+
+
+def plot_width(given) -> int | None:
+    """--plot-width as given to Typer (a list of texts, or None), parsed by its Param."""
+    return PLOT_WIDTH.parse(",".join(given)) if given else None
+
+
+Json = annotated(JSON)
+PlotWidth = annotated(PLOT_WIDTH)

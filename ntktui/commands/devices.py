@@ -3,12 +3,12 @@ first device can still allocate (the budget requests are checked against)."""
 
 from __future__ import annotations
 
-from ntktui import options
+from ntktui.commands import Json
 
 NAME = "devices"
 
 
-def run(json: options.Json = False):
+def run(json: Json = False):
     from engine import backend
 
     backend.configure()  # the report must show the configuration every command runs with

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from ntktui import options
+from ntktui.commands import Json
 
 NAME = "presets"
 
@@ -18,7 +18,7 @@ NAME = "presets"
 def run(
     preset: Optional[str] = typer.Argument(None, metavar="[NAME|FILE]",
                                            help="Show one preset (a bundled name or a .toml file)."),
-    json: options.Json = False,
+    json: Json = False,
 ):
     from ntktui import presets
 

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from ntktui import options
+from ntktui.commands import Json, PlotWidth, plot_width as parse_plot_width
 from ntktui.errors import UserError
 
 NAME = "run"
@@ -28,23 +28,24 @@ def run(
     out: Optional[str] = typer.Option(None, "--out", help="Also save result.json, plot.txt, "
                                       "arrays.npz and preset.toml into DIR (created if needed).",
                                       metavar="DIR"),
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
+    json: Json = False,
+    plot_width: PlotWidth = None,
 ):
     from ntktui import export, presets
     from ntktui.output import analysed, deliver, emit_report, report_text
 
+    plot_width = parse_plot_width(plot_width)
     p = presets.load(preset)
-    args = p.arguments(quick=quick)
-    module = presets.command_module(p.command)
+    args = _located(p, quick, p.arguments, quick)
+    study = p.study
     if sys.stderr.isatty():
         sys.stderr.write(f"preset {p.name}{' (quick)' if quick else ''}: "
                          f"{p.command_line(quick=quick)}\n")
     if out is None:
-        _located(p, quick, deliver, module, args, json, plot_width)
+        _located(p, quick, deliver, study, args, json, plot_width)
         return
     folder = export.prepare(out)
-    report, interrupted = _located(p, quick, analysed, module, args)
+    report, interrupted = _located(p, quick, analysed, study, args)
     text = report_text(report, plot_width or 100)
     if json:
         emit_report(report, True)

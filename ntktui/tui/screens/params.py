@@ -1,61 +1,17 @@
-"""The parameter form: every option of the preset's command as a field (the preset's value, or
-empty for the command's default). Enter or ctrl+s runs with the edited values; escape leaves
-them as they were. A value the command would refuse is named in a notification and the form
-stays open."""
+"""The parameter form, generated from the analysis's declared Params: a text field per option (the
+preset's value, or empty for the default), a choice list for an enumeration, a checkbox for a
+flag. Enter or ctrl+s runs with the edited values; escape leaves them as they were. Every field is
+read by its Param (the parser the command line uses) and the combination is checked before the
+form closes: a refused value marks its field, says why, and the form stays open."""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Footer, Input, Label, Static
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
-
-def to_text(value) -> str:
-    """A run() value as a person types it: lists comma-separated, None (the default) empty."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ",".join(to_text(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}" if abs(value) < 1e16 and float(f"{value:g}") == value else repr(value)
-    return str(value)
-
-
-def split_items(text: str) -> list[str]:
-    """'relu,abrelu(0.2,1)' → ['relu', 'abrelu(0.2,1)']: commas inside parentheses stay."""
-    items, depth, current = [], 0, ""
-    for ch in text:
-        depth += (ch == "(") - (ch == ")")
-        if ch == "," and depth == 0:
-            items.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    items.append(current.strip())
-    return [i for i in items if i]
-
-
-def parse(option, text: str):
-    """A field's text as the option's value (None: the command's default); ValueError if not."""
-    text = text.strip()
-    if not text:
-        return None
-    kind = option.kind
-    try:
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-        if kind == "list[int]":
-            return [int(v) for v in split_items(text)]
-        if kind == "list[str]":
-            return split_items(text)
-    except ValueError:
-        expected = {"int": "an integer", "float": "a number",
-                    "list[int]": "integers separated by commas"}[kind]
-        raise ValueError(f"{option.flag} must be {expected}, got {text!r}") from None
-    return text
+from ntktui.params import FLAG
 
 
 class ParamsScreen(ModalScreen):
@@ -66,73 +22,87 @@ class ParamsScreen(ModalScreen):
 
     def __init__(self, preset, quick: bool, overrides: dict):
         super().__init__()
-        from ntktui.presets import command_module, command_options
-        from ntktui.report import analysis_parameters
-
         self.preset, self.quick, self.overrides = preset, quick, dict(overrides)
-        names = analysis_parameters(command_module(preset.command))
-        self.options = {n: o for n, o in command_options(preset.command).items()
-                        if n in names and o.kind != "other"}
+        self.study = preset.study
         self.current = preset.values(quick=quick, overrides=overrides)
 
     def compose(self):
         with Vertical(id="form"):
-            yield Static(f"ntk {self.preset.command}: enter or ctrl+s runs, escape cancels",
+            yield Static(f"ntk {self.study.name}: enter or ctrl+s runs, escape cancels",
                          classes="form-title")
             with VerticalScroll():
-                for name, option in self.options.items():
-                    value = self.current.get(name, option.default)
-                    with Horizontal(classes="field"):
-                        if option.kind == "bool":
-                            yield Checkbox(option.flag, bool(value), id=f"field-{name}")
-                        else:
-                            yield Label(option.flag, classes="flag")
-                            yield Input(to_text(value), placeholder="default",
-                                        tooltip=option.help or None, id=f"field-{name}")
+                for p in self.study.params:
+                    yield self._field(p, self.current.get(p.name, p.default))
             yield Static(classes="field-help", markup=False)
         yield Footer()
 
+    def _field(self, p, value):
+        widget_id = f"field-{p.name}"
+        if p.kind is FLAG:
+            return Horizontal(Checkbox(p.flag, bool(value), id=widget_id), classes="field")
+        if p.choices and not p.kind.is_list:
+            widget = Select([(c, c) for c in p.choices], value=value if value is not None
+                            else Select.BLANK, allow_blank=p.default is None,
+                            prompt=p.default_shown(), id=widget_id)
+        else:
+            widget = Input(p.format(value), placeholder=p.default_shown(), id=widget_id)
+        return Horizontal(Label(p.flag, classes="flag"), widget, classes="field")
+
     def on_mount(self) -> None:
-        fields = self.query("Input, Checkbox")
+        fields = self.query("Input, Checkbox, Select")
         if fields:
             fields.first().focus()
 
     def on_descendant_focus(self, event) -> None:
         name = (event.widget.id or "").removeprefix("field-")
-        option = self.options.get(name)
-        if option is not None:
-            self.query_one(".field-help", Static).update(f"{option.flag}: {option.help}")
+        p = self.study.by_name.get(name)
+        if p is not None:
+            self.query_one(".field-help", Static).update(f"{p.flag}: {p.describe()}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_submit()
 
+    def _read(self, p):
+        """The field's value as its Param reads it (None: the default)."""
+        widget = self.query_one(f"#field-{p.name}")
+        if p.kind is FLAG:
+            return p.validate(bool(widget.value))
+        if isinstance(widget, Select):
+            return None if widget.value is Select.BLANK else p.validate(widget.value)
+        text = widget.value.strip()
+        return p.parse(text) if text else None
+
     def edited(self) -> dict:
         """The overrides the form describes: every field that differs from the preset's value
-        (over the command's default); raises ValueError or UserError with a one-line message."""
+        (over the default). Raises UserError naming the field's flag, with `.field` set."""
         base = self.preset.values(quick=self.quick)
         overrides = {}
-        for name, option in self.options.items():
-            widget = self.query_one(f"#field-{name}")
-            value = widget.value if option.kind == "bool" else parse(option, widget.value)
+        for p in self.study.params:
+            value = self._read(p)
             if value is None:
-                if name in base:  # emptied: back to the command's default
-                    overrides[name] = option.default
+                if p.name in base:  # emptied: back to the default
+                    overrides[p.name] = p.default
                 continue
-            if value != base.get(name, option.default):
-                overrides[name] = value
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        self.preset.values(quick=self.quick, overrides=overrides)  # type-checks every value
+            if value != base.get(p.name, p.default):
+                overrides[p.name] = value
+        self.preset.arguments(quick=self.quick, overrides=overrides)  # the combination
         return overrides
 
     def action_submit(self) -> None:
         from ntktui.tui.screens.study import one_line
 
+        for widget in self.query(".invalid"):
+            widget.remove_class("invalid")
         try:
             overrides = self.edited()
         except Exception as exc:
-            self.notify(str(exc) if isinstance(exc, ValueError) else one_line(exc),
-                        title="not run", severity="error", timeout=8)
+            name = getattr(exc, "field", None)
+            if name is not None:
+                widget = self.query_one(f"#field-{name}")
+                widget.add_class("invalid")
+                widget.focus()
+            self.notify(one_line(exc), title="not run", severity="error", timeout=8)
             return
         self.dismiss(overrides)
 

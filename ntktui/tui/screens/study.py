@@ -49,10 +49,8 @@ class StudyScreen(Screen):
 
     def __init__(self, preset, quick: bool = False, overrides: dict | None = None):
         super().__init__()
-        from ntktui.presets import command_module
-
         self.preset = preset
-        self.module = command_module(preset.command)
+        self.study = preset.study
         self.quick = quick
         self.overrides: dict = dict(overrides or {})
         self.report = None
@@ -90,9 +88,7 @@ class StudyScreen(Screen):
 
     def arguments(self) -> dict:
         """analyse()'s keyword arguments: the preset's values (quick, edited) over the defaults."""
-        from ntktui.report import bind
-
-        return bind(self.module, self.preset.arguments(quick=self.quick, overrides=self.overrides))
+        return self.preset.arguments(quick=self.quick, overrides=self.overrides)
 
     def _describe(self) -> None:
         try:
@@ -131,7 +127,7 @@ class StudyScreen(Screen):
     def _compute(self, run: int, args: dict):
         worker = get_current_worker()
         try:
-            return self.module.analyse(TuiProgress(self, worker, run), **args)
+            return self.study.analyse(TuiProgress(self, worker, run), **args)
         finally:
             self.post_message(Stopped(run))
 

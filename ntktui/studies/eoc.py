@@ -15,57 +15,28 @@ correlations all tend to ¼, so the matrix tends to a multiple of ¾I + ¼·11�
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Annotated, Optional
 
-import typer
-
-from ntktui import options
 from ntktui.errors import UserError
+from ntktui.params import FLOAT, INT, Param
+from ntktui.studies import Study, shared
+from ntktui.studies.shared import (DEFAULT_N0, DEFAULT_SAMPLES, condition_plot, condition_table,
+                                   infinite_conditions)
 
-NAME = "eoc"
 REFERENCES = ("relu", "abs", "linear")
 
-A = Annotated[float, typer.Option("--a", help="Linear part a of φ(t) = a·t + b·|t|.")]
-B = Annotated[float, typer.Option("--b", help="Absolute-value part b of φ(t) = a·t + b·|t|.")]
-Rho = Annotated[float, typer.Option("--rho", help="Starting correlation ρ¹ of two inputs, in "
-                                    "[−1, 1].")]
-Samples = Annotated[Optional[int], typer.Option("--samples", "-n", help="Samples N for κ "
-                                                "(default 100).")]
 
-
-def run(
-    a: A = 0.25,
-    b: B = 0.75,
-    rho: Rho = 0.5,
-    depth: options.Depths = "1:30",
-    data: options.Data = None,
-    dataset: options.Dataset = None,
-    samples: Samples = None,
-    n0: options.N0 = None,
-    seed: options.Seed = 0,
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
+def check(values: dict) -> None:
+    if values["a"] ** 2 + values["b"] ** 2 == 0:
+        raise UserError("abrelu(a,b) needs a² + b² > 0; --a 0 --b 0 is the zero function")
 
 
 def analyse(progress, *, a, b, rho, depth, data, dataset, samples, n0, seed):
     import math
 
-    for name, v in (("--a", a), ("--b", b), ("--rho", rho)):
-        options.check_finite(v, name)
-    if a * a + b * b == 0:
-        raise UserError("abrelu(a,b) needs a² + b² > 0; --a 0 --b 0 is the zero function")
-    if not -1.0 <= rho <= 1.0:
-        raise UserError(f"--rho is a correlation and must lie in [−1, 1], got {rho}")
-    depths = sorted(set(options.parse_int_list(depth, "--depth")))
+    depths = sorted(set(depth))
 
     from ntktui import data as datasets
-    from ntktui.commands.condition import DEFAULT_N0, DEFAULT_SAMPLES, infinite_conditions
 
     pts = datasets.points(data, samples, n0, seed, DEFAULT_SAMPLES, DEFAULT_N0, dataset=dataset)
     x = pts.values
@@ -121,7 +92,6 @@ def main_label(a: float, b: float) -> str:
 
 def eoc_blocks(p: dict) -> list:
     """The iterates and κ against depth; the first result is abrelu(a, b), labelled as given."""
-    from ntktui.commands.condition import condition_plot, condition_table
     from ntktui.output import fmt
     from ntktui.render import Plot, Series
     from ntktui.report import Note, Table
@@ -151,3 +121,21 @@ def eoc_blocks(p: dict) -> list:
                        "(grey lines)"))
     blocks.append(Note(f"[dim]{consts}; {p['data']}[/dim]"))
     return blocks
+
+
+STUDY = Study(
+    name="eoc", order=120, help=__doc__, analyse=analyse, check=check,
+    params=(
+        Param("a", FLOAT, 0.25, help="Linear part a of φ(t) = a·t + b·|t|."),
+        Param("b", FLOAT, 0.75, help="Absolute-value part b of φ(t) = a·t + b·|t|."),
+        Param("rho", FLOAT, 0.5, help="Starting correlation ρ¹ of two inputs, in [−1, 1].", lo=-1,
+              hi=1),
+        shared.DEPTHS,
+        shared.DATA,
+        shared.DATASET,
+        Param("samples", INT, None, help="Samples N for κ (default 100).",
+              flags=("--samples", "-n"), lo=1, default_text="100"),
+        shared.N0.with_(default_text="100"),
+        shared.SEED,
+    ),
+)

@@ -13,50 +13,14 @@ norm √n0. Hidden widths default to 512,512 (or 512 repeated L − 1 times with
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Optional
 
-import typer
-
-from ntktui import options
 from ntktui.errors import UserError
+from ntktui.params import FLAG, INT, TEXT, Param, widths
+from ntktui.studies import Study, shared
 
-NAME = "kernel"
 DEFAULT_WIDTH = 512
-
-Out = Annotated[Optional[str], typer.Option("--out", help="Save the kernel matrix to FILE.npy.")]
-Infinite = Annotated[bool, typer.Option("--infinite", help="The infinite-width NTK (ntk "
-                                        "parameterisation, float64) instead of a sampled network.")]
-Order = Annotated[int, typer.Option("--order", help="Gauss–Hermite order for activations "
-                                    "without a closed form (--infinite).")]
-
-
-def run(
-    act: options.Act = "relu",
-    hidden: options.Hidden = None,
-    depth: options.Depth = None,
-    infinite: Infinite = False,
-    data: options.Data = None,
-    dataset: options.Dataset = None,
-    samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Samples N (default 100).")] = None,
-    n0: options.N0 = None,
-    scale: options.ActScale = 1.0,
-    param: options.Param = "ntk",
-    sigma_w: options.SigmaW = 1.0,
-    sigma_b: options.SigmaB = 0.0,
-    seed: options.Seed = 0,
-    dtype: options.Dtype = "float64",
-    chunk: options.Chunk = None,
-    order: Order = 64,
-    out: Out = None,
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
 def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n0, scale, param,
@@ -64,10 +28,6 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
     from ntktui import data as datasets
     from ntktui.report import Report
 
-    if out is not None and not out.endswith(".npy"):
-        raise UserError(f"--out must name a .npy file, got {out!r}")
-    if infinite:
-        _check_infinite_options(param, dtype, chunk)
     pts = datasets.points(data, samples, n0, seed, default_samples=100, default_n0=10,
                           dataset=dataset)
     x = pts.values
@@ -97,25 +57,27 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
 
 def resolve_hidden(hidden: str | None, depth: int | None, samples: int) -> list[int]:
     """Hidden widths from --hidden and/or --depth (L weight layers = L − 1 hidden layers)."""
-    if depth is not None and depth < 1:
-        raise UserError(f"--depth must be at least 1 (weight layers), got {depth}")
     if hidden is None:
         return [DEFAULT_WIDTH] * ((depth or 3) - 1)
-    widths = options.parse_widths(hidden, samples)
-    if depth is not None and depth != len(widths) + 1:
+    hidden_widths = widths(hidden, samples)
+    if depth is not None and depth != len(hidden_widths) + 1:
         raise UserError(f"--depth {depth} disagrees with --hidden {hidden!r} "
-                        f"({len(widths)} hidden layers = depth {len(widths) + 1}); give one of them")
-    return widths
+                        f"({len(hidden_widths)} hidden layers = depth {len(hidden_widths) + 1}); "
+                        "give one of them")
+    return hidden_widths
 
 
-def _check_infinite_options(param: str, dtype: str, chunk: int | None) -> None:
-    if param != "ntk":
-        raise UserError(f"--infinite uses the ntk parameterisation; drop --param {param}")
-    if dtype != "float64":
-        raise UserError(f"--infinite computes in float64; --dtype {dtype} applies to the "
-                        "empirical kernel only")
-    if chunk is not None:
-        raise UserError("--chunk applies to the empirical kernel only, not --infinite")
+def check(values: dict) -> None:
+    """Options that apply to one kernel only."""
+    if values["infinite"]:
+        if values["param"] != "ntk":
+            raise UserError(f"--infinite uses the ntk parameterisation; drop --param "
+                            f"{values['param']}")
+        if values["dtype"] != "float64":
+            raise UserError(f"--infinite computes in float64; --dtype {values['dtype']} applies "
+                            "to the empirical kernel only")
+        if values["chunk"] is not None:
+            raise UserError("--chunk applies to the empirical kernel only, not --infinite")
 
 
 @dataclass
@@ -165,8 +127,6 @@ def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, 
     from engine.activations import get
     from engine.ntk import kernel_spectrum
 
-    if order < 2:
-        raise UserError(f"--order must be at least 2, got {order}")
     act = get(act_name)
     opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
     start = time.perf_counter()
@@ -285,3 +245,37 @@ def kernel_blocks(report: KernelReport, description: str, out=None) -> list:
     if out:
         blocks.append(Note(f"[dim]kernel saved to {out}[/dim]"))
     return blocks
+
+
+def npy_file(path: str, p: Param) -> None:
+    if not path.endswith(".npy"):
+        raise p.error(f"must name a .npy file, got {path!r}")
+
+
+STUDY = Study(
+    name="kernel", order=70, help=__doc__, analyse=analyse, check=check,
+    params=(
+        shared.ACT,
+        shared.HIDDEN.with_(default_text="512,512"),
+        Param("depth", INT, None, help="Weight layers L (hidden layers + 1); must agree with "
+              "--hidden if both are given.", flags=("--depth", "-L"), lo=1, default_text="3"),
+        Param("infinite", FLAG, False, help="The infinite-width NTK (ntk parameterisation, "
+              "float64) instead of a sampled network."),
+        shared.DATA,
+        shared.DATASET,
+        Param("samples", INT, None, help="Samples N (default 100).", flags=("--samples", "-n"),
+              lo=1, default_text="100"),
+        shared.N0.with_(default_text="10"),
+        shared.ACT_SCALE,
+        shared.PARAM,
+        shared.SIGMA_W,
+        shared.SIGMA_B,
+        shared.SEED,
+        shared.DTYPE,
+        shared.CHUNK,
+        shared.ORDER.with_(help="Gauss–Hermite order for activations without a closed form "
+                           "(--infinite)."),
+        Param("out", TEXT, None, help="Save the kernel matrix to FILE.npy.", unit="file",
+              check=npy_file),
+    ),
+)

@@ -4,64 +4,31 @@ baseline (seed 003 Fig. 6)."""
 
 from __future__ import annotations
 
-import sys
-from typing import Optional
+from ntktui.params import INT, INTS, TEXT, Param
+from ntktui.studies import Study, shared
 
-import typer
-
-from ntktui import options
-
-NAME = "reconstruct"
-DEFAULT_ACTS = ("tanh", "relu", "sinc", "gaussian")
 STRATEGY_CHOICES = ("iterations", "scale", "both")
 STRATEGY_TITLES = {"iterations": "(a) iterations", "scale": "(b) scale"}
 # Relative rise at which a curve counts as tracking the DST baseline (the test of Fig. 6's claims).
 TRACKS_DST = 0.5
 
 
-def run(
-    act: options.Acts = None,
-    k: str = typer.Option("4,8,16,32,64,128", "--k", "-k",
-                          help="Active component counts k: 4,8,16 or a range 1:30."),
-    strategy: str = typer.Option("both", "--strategy",
-                                 help="iterations (a: s = M, T from k), scale (b: s = k, T fixed) "
-                                 "or both."),
-    image: Optional[str] = typer.Option(None, "--image", help="Image file to take a row from "
-                                        "(default: the camera photograph from scikit-image)."),
-    row: Optional[int] = typer.Option(None, "--row", "-r", help="Image row (default 100)."),
-    signal: Optional[str] = typer.Option(None, "--signal",
-                                         help="1-D signal file (.npy, or .csv/.txt numbers)."),
-    width: Optional[int] = typer.Option(None, "--width", "-m",
-                                        help="Network width M (default: training samples N)."),
-    steps: int = typer.Option(50, "--steps", help="Fixed GD iterations T for the scale strategy."),
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
-
-
 def analyse(progress, *, act, k, strategy, image, row, signal, width, steps):
     from ntktui import signals
-    from ntktui.errors import UserError
 
-    ks = options.parse_int_list(k, "--k")
-    strategies = parse_strategy(strategy)
-    if steps < 1:
-        raise UserError(f"--steps must be at least 1, got {steps}")
+    strategies = ("iterations", "scale") if strategy == "both" else (strategy,)
     sig = signals.load(image=image, row=row, signal=signal)
 
     from engine import reconstruct as rec
     from engine.activations import get
     from engine.shallow import check_sizes
 
-    activations = [get(a) for a in (act or DEFAULT_ACTS)]  # validate every name first
+    activations = [get(a) for a in act]
     split = rec.split_every_other(sig.values)
     n = split.x_train.size
     width = n if width is None else width
     check_sizes(n, width)
-    ks = rec.check_ks(ks, min(width, n))
+    ks = rec.check_ks(list(k), min(width, n))
     dst = rec.dst_psnr(split, ks)
 
     def report(curves, complete=True):
@@ -76,14 +43,6 @@ def analyse(progress, *, act, k, strategy, image, row, signal, width, steps):
             curves.append(rec.reconstruction_curve(a, split, ks, strategy_name, width, steps))
             progress.step(partial=report(curves, complete=False))
     return report(curves)
-
-
-def parse_strategy(text: str) -> tuple[str, ...]:
-    from ntktui.errors import UserError
-
-    if text not in STRATEGY_CHOICES:
-        raise UserError(f"unknown strategy {text!r}; choose one of: {', '.join(STRATEGY_CHOICES)}")
-    return ("iterations", "scale") if text == "both" else (text,)
 
 
 def reconstruction_report(rec, description: str, split, width: int, ks, dst, curves, steps: int,
@@ -175,3 +134,24 @@ def reconstruction_blocks(payload, curves, split, steps: int) -> list:
     if curves:
         blocks.append(signal_plot(curves, split, payload["signal"]))
     return blocks
+
+
+STUDY = Study(
+    name="reconstruct", order=50, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACTS.with_(default=("tanh", "relu", "sinc", "gaussian")),
+        Param("k", INTS, (4, 8, 16, 32, 64, 128), help="Active component counts k: 4,8,16 or a "
+              "range 1:30.", flags=("--k", "-k"), lo=1),
+        Param("strategy", TEXT, "both", help="iterations (a: s = M, T from k), scale (b: s = k, "
+              "T fixed) or both.", choices=STRATEGY_CHOICES),
+        Param("image", TEXT, None, help="Image file to take a row from (default: the camera "
+              "photograph from scikit-image).", unit="file", default_text="camera"),
+        Param("row", INT, None, help="Image row (default 100).", flags=("--row", "-r"), lo=0,
+              default_text="100"),
+        Param("signal", TEXT, None, help="1-D signal file (.npy, or .csv/.txt numbers).",
+              unit="file"),
+        Param("width", INT, None, help="Network width M (default: training samples N).",
+              flags=("--width", "-m"), lo=1, default_text="N"),
+        Param("steps", INT, 50, help="Fixed GD iterations T for the scale strategy.", lo=1),
+    ),
+)

@@ -4,40 +4,18 @@ to keep k components."""
 
 from __future__ import annotations
 
-import sys
 import time
 
-import typer
-
-from ntktui import options
 from ntktui.errors import UserError
+from ntktui.params import FLOAT, INT, Param
+from ntktui.studies import Study, shared
 
-NAME = "mask"
 MASKS = ("ridge", "pca", "gd", "flow")
-
-
-def run(
-    act: str = typer.Option("relu", "--act", "-a", help="Activation (one), e.g. relu, tanh, relu2."),
-    width: options.Width = 256,
-    samples: options.Samples = None,
-    scale: options.Scale = 32.0,
-    eta: float = typer.Option(1.0, "--eta", help="GD step η as a multiple of 1/σ₁² (stable below 2)."),
-    steps: float = typer.Option(1000, "--steps", "-T", help="GD steps T, a whole number (1e6 is fine)."),
-    lam: float = typer.Option(1e-4, "--lam", help="Ridge λ as a multiple of σ₁²."),
-    k: int = typer.Option(16, "--k", "-k", help="Components PCA keeps; also the k whose GD "
-                          "iterations are reported."),
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
 def analyse(progress, *, act, width, samples, scale, eta, steps, lam, k):
     start = time.perf_counter()
     samples = width if samples is None else samples
-    check_inputs(scale, eta, steps, lam, k)
 
     from engine.activations import get
     from engine.shallow import spectrum
@@ -60,8 +38,8 @@ def masks_report(s, import_s: float, eta: float, steps: float, lam: float, k: in
     result = compute(s, eta, steps, lam, k)
 
     def adjust(**changes):
-        values = {"eta": eta, "steps": steps, "lam": lam, "k": k, **changes}
-        check_inputs(s.scale, **values)  # analyse() checked the first values
+        values = {"eta": eta, "steps": steps, "lam": lam, "k": k}
+        values.update({name: STUDY.param(name).accept(v) for name, v in changes.items()})
         return masks_report(s, import_s, **values)
 
     controls = (
@@ -70,21 +48,6 @@ def masks_report(s, import_s: float, eta: float, steps: float, lam: float, k: in
     )
     return Report(payload(s, result, import_s), mask_blocks(s, result), controls=controls,
                   adjust=adjust)
-
-
-def check_inputs(scale: float, eta: float, steps: float, lam: float, k: int) -> None:
-    """Refuse bad input before any computation, each with a message that says what to change."""
-    options.check_finite(scale, "--scale")
-    options.check_positive(eta, "--eta")
-    if eta >= 2:
-        raise UserError(f"--eta {eta:g} is unstable: gradient descent diverges for η ≥ 2/σ₁²; "
-                        "choose --eta below 2 (1 is the efficient step)")
-    options.check_positive(steps, "--steps")
-    if steps < 1 or not float(steps).is_integer():
-        raise UserError(f"--steps must be a whole number ≥ 1, got {steps:g}")
-    options.check_positive(lam, "--lam")
-    if k < 1:
-        raise UserError(f"--k must be at least 1, got {k}")
 
 
 def compute(s, eta_rel: float, steps: float, lam_rel: float, k: int) -> dict:
@@ -116,10 +79,9 @@ def depends_on_sigma(name: str) -> bool:
 
 
 def payload(s, r: dict, import_s: float) -> dict:
-    from ntktui.commands.spectrum import result_json
     from ntktui.output import resolved_list
 
-    spec = result_json(s)
+    spec = shared.spectrum_json(s)
     everywhere = [True] * s.singular_values.size
     masks = {name: resolved_list(m, s.resolved if depends_on_sigma(name) else everywhere)
              for name, m in r["masks"].items()}
@@ -168,7 +130,6 @@ def mask_plot(s, r: dict):
 
 
 def mask_blocks(s, r: dict) -> list:
-    from ntktui.commands.spectrum import spectrum_plot
     from ntktui.report import Table
 
     kept = kept_above_half(s, r["masks"])
@@ -187,8 +148,38 @@ def mask_blocks(s, r: dict) -> list:
     ]
     return [
         mask_plot(s, r),
-        spectrum_plot([s]),
+        shared.spectrum_plot([s]),
         Table("Masks", ["mask", "setting", "#kept > ½"],
               [(name, settings[name], kept[name]) for name in MASKS]),
         Table("Gradient descent", ["quantity", "value", "σ/σ₁"], gd_rows),
     ]
+
+
+def stable_step(eta: float, p: Param) -> None:
+    if eta >= 2:
+        raise p.error(f"{eta:g} is unstable: gradient descent diverges for η ≥ 2/σ₁²; choose "
+                      f"{p.flag} below 2 (1 is the efficient step)")
+
+
+def whole_steps(steps: float, p: Param) -> None:
+    if not float(steps).is_integer():
+        raise p.error(f"must be a whole number ≥ 1, got {steps:g}")
+
+
+STUDY = Study(
+    name="mask", order=30, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACT.with_(help="Activation (one), e.g. relu, tanh, relu2."),
+        shared.WIDTH,
+        shared.SAMPLES,
+        shared.SCALE,
+        Param("eta", FLOAT, 1.0, help="GD step η as a multiple of 1/σ₁² (stable below 2).", lo=0,
+              lo_open=True, unit="× 1/σ₁²", check=stable_step),
+        Param("steps", FLOAT, 1000.0, help="GD steps T, a whole number (1e6 is fine).",
+              flags=("--steps", "-T"), lo=1, check=whole_steps),
+        Param("lam", FLOAT, 1e-4, help="Ridge λ as a multiple of σ₁².", lo=0, lo_open=True,
+              unit="× σ₁²"),
+        Param("k", INT, 16, help="Components PCA keeps; also the k whose GD iterations are "
+              "reported.", flags=("--k", "-k"), lo=1),
+    ),
+)

@@ -11,66 +11,32 @@ every finished row.
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Annotated, Optional
 
-import typer
-
-from ntktui import options
-from ntktui.errors import UserError
-
-NAME = "lmin"
-DEFAULT_ACTS = ("cos", "relu")
-
-
-def run(
-    act: options.Acts = None,
-    samples: Annotated[str, typer.Option("--samples", "-n", help="Sample counts N, e.g. 25,50,100,200 or 25:200:25.")] = "25,50,100,200",
-    hidden: options.Hidden = "8N,400",
-    n0: Annotated[int, typer.Option("--n0", help="Input dimension.")] = 400,
-    scale: options.ActScale = 1.0,
-    param: options.Param = "unscaled",
-    sigma_w: options.SigmaW = 0.05,
-    sigma_b: options.SigmaB = 0.0,
-    seed: options.Seed = 0,
-    dtype: options.Dtype = "float64",
-    chunk: options.Chunk = None,
-    out: Annotated[Optional[str], typer.Option("--out", help="Rewrite FILE.json after every finished row.")] = None,
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
+from ntktui.params import INT, INTS, TEXT, Param, widths
+from ntktui.studies import Study, shared
 
 
 def analyse(progress, *, act, samples, hidden, n0, scale, param, sigma_w, sigma_b, seed, dtype,
             chunk, out):
-    acts = list(act or DEFAULT_ACTS)
-    sizes = options.parse_int_list(samples, "--samples")
-    if n0 < 1:
-        raise UserError(f"--n0 must be positive, got {n0}")
-    if out is not None and not out.endswith(".json"):
-        raise UserError(f"--out must name a .json file, got {out!r}")
-
     from engine import backend
     from engine.mlp import MLPSpec, synthetic_inputs
     from engine.ntk import empirical_kernel
 
     dt = backend.resolve_dtype(dtype)
     # Every network is built (and so validated) before anything is computed.
-    specs = {(a, N): MLPSpec((n0, *options.parse_widths(hidden, N), 1), a, scale, param, sigma_w,
-                             sigma_b) for a in acts for N in sizes}
+    specs = {(a, N): MLPSpec((n0, *widths(hidden, N), 1), a, scale, param, sigma_w, sigma_b)
+             for a in act for N in samples}
     for s in specs.values():
         s.act.derivative(0.0)  # an activation without an NTK is refused here, not after a sweep
-    study = Study(acts, sizes, {"n0": n0, "hidden": hidden, "param": param, "sigma_w": sigma_w,
-                                "sigma_b": sigma_b, "scale": scale, "seed": seed, "dtype": dt.name,
-                                "device": backend.default_device_name()})
+    study = Sweep(list(act), list(samples),
+                  {"n0": n0, "hidden": hidden, "param": param, "sigma_w": sigma_w,
+                   "sigma_b": sigma_b, "scale": scale, "seed": seed, "dtype": dt.name,
+                   "device": backend.default_device_name()})
     progress.begin("λ_min", len(specs))
-    for N in sizes:
+    for N in samples:
         x = synthetic_inputs(N, n0, seed)
-        for a in acts:
+        for a in act:
             r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk)
             study.add(a, N, r)
             if out:
@@ -81,7 +47,7 @@ def analyse(progress, *, act, samples, hidden, n0, scale, param, sigma_w, sigma_
     return study.report()
 
 
-class Study:
+class Sweep:
     """The rows finished so far, in the order they finished."""
 
     def __init__(self, acts, sizes, setting):
@@ -142,3 +108,29 @@ class Study:
                            f"σ_w={st['sigma_w']:g} σ_b={st['sigma_b']:g}, s={st['scale']:g}, "
                            f"{st['dtype']} on {st['device']}[/dim]"))
         return Report(self.payload(), blocks, complete=self.complete)
+
+
+def json_file(path: str, p: Param) -> None:
+    if not path.endswith(".json"):
+        raise p.error(f"must name a .json file, got {path!r}")
+
+
+STUDY = Study(
+    name="lmin", order=80, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACTS.with_(default=("cos", "relu")),
+        Param("samples", INTS, (25, 50, 100, 200), help="Sample counts N, e.g. 25,50,100,200 or "
+              "25:200:25.", flags=("--samples", "-n"), lo=1),
+        shared.HIDDEN.with_(default="8N,400"),
+        shared.N0.with_(default=400, help="Input dimension."),
+        shared.ACT_SCALE,
+        shared.PARAM.with_(default="unscaled"),
+        shared.SIGMA_W.with_(default=0.05),
+        shared.SIGMA_B,
+        shared.SEED,
+        shared.DTYPE,
+        shared.CHUNK,
+        Param("out", TEXT, None, help="Rewrite FILE.json after every finished row.", unit="file",
+              check=json_file),
+    ),
+)

@@ -3,53 +3,28 @@ Appendix A, Fig. 7)."""
 
 from __future__ import annotations
 
-import sys
-from typing import List, Optional
-
-import typer
-
-from ntktui import options
 from ntktui.errors import UserError
-
-NAME = "spline"
-DEFAULT_ORDERS = "1,2,3"
-DEFAULT_COLUMNS = "8,24,40"
-
-
-def run(
-    order: Optional[List[str]] = typer.Option(
-        None, "--order", "-p", help="Difference order p (repeatable or a list like 1,2,3)."),
-    size: int = typer.Option(64, "--size", "-n", help="Matrix size N."),
-    columns: str = typer.Option(DEFAULT_COLUMNS, "--columns", "-c",
-                                help="Columns j of D_p⁻¹ to plot, 1-based (e.g. 8,24,40)."),
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
+from ntktui.params import INT, INTS, Param
+from ntktui.studies import Study
 
 
 def analyse(progress, *, order, size, columns):
-    orders = options.parse_int_list(",".join(order or [DEFAULT_ORDERS]), "--order")
-    cols = options.parse_int_list(columns, "--columns")
-
     from engine import spline
     from ntktui.report import Report
 
-    for p in orders:
+    for p in order:
         spline.check(p, size)  # refuse every bad order before computing any
-    outside = [c for c in cols if c > size]
+    outside = [c for c in columns if c > size]
     if outside:
         raise UserError(f"--columns must lie in 1..{size} (the size N), got {outside}")
     results = []
-    progress.begin("orders", len(orders))
-    for p in orders:
-        results.append(order_result(spline, p, size, cols))
+    progress.begin("orders", len(order))
+    for p in order:
+        results.append(order_result(spline, p, size, list(columns)))
         progress.step()
-    payload = {"size": size, "orders": orders, "columns": cols, "i": list(range(1, size + 1)),
-               "results": results}
-    return Report(payload, spline_blocks(results, size, cols))
+    payload = {"size": size, "orders": list(order), "columns": list(columns),
+               "i": list(range(1, size + 1)), "results": results}
+    return Report(payload, spline_blocks(results, size, list(columns)))
 
 
 def order_result(spline, p: int, size: int, cols: list[int]) -> dict:
@@ -104,3 +79,15 @@ def spline_blocks(results, size, cols) -> list:
     caption = Note("[dim]Columns of D_p⁻¹ equal C(t+p−1, p−1), t = i − j, exactly for every p; "
                    "the plain shifted activation differs by lower-order terms for p ≥ 3.[/dim]")
     return [*plots, summary, caption]
+
+
+STUDY = Study(
+    name="spline", order=60, help=__doc__, analyse=analyse,
+    params=(
+        Param("order", INTS, (1, 2, 3), help="Difference order p (repeatable or a list like "
+              "1,2,3).", flags=("--order", "-p"), lo=1, repeat=True),
+        Param("size", INT, 64, help="Matrix size N.", flags=("--size", "-n"), lo=1),
+        Param("columns", INTS, (8, 24, 40), help="Columns j of D_p⁻¹ to plot, 1-based (e.g. "
+              "8,24,40).", flags=("--columns", "-c"), lo=1),
+    ),
+)

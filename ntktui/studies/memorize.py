@@ -11,56 +11,21 @@ residual has shrunk by at least (1 − λ_min/λ_max)^T.
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Optional
 
-import typer
+from ntktui.params import FLOAT, INT, TEXT, Param
+from ntktui.params import widths as parse_widths
+from ntktui.studies import Study, shared
 
-from ntktui import options
-
-NAME = "memorize"
-DEFAULT_ACTS = ("cos", "relu")
 CURVE_POINTS = 101  # loss-curve samples kept per network in the JSON
-
-
-def run(
-    act: options.Acts = None,
-    widths: str = typer.Option("1,2,4,8,16,32,64,128,256,512", "--widths",
-                               help="Hidden widths w of the network n0 → w → 1: 8,64,512; a range "
-                               "1:16; or multiples of N: 1N,8N."),
-    samples: int = typer.Option(100, "--samples", "-n", help="Training points N (random labels)."),
-    n0: int = typer.Option(50, "--n0", help="Input dimension n₀ of the synthetic points."),
-    steps: int = typer.Option(2000, "--steps", help="Gradient-descent steps per network."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Step size η (default 1/λ_max of the "
-                                       "initial NTK; 2/λ_max is the linearised stability edge)."),
-    scale: options.ActScale = 1.0,
-    param: options.Param = "ntk",
-    sigma_w: options.SigmaW = 1.0,
-    sigma_b: options.SigmaB = 0.0,
-    seed: options.Seed = 0,
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
 
 
 def analyse(progress, *, act, widths, samples, n0, steps, lr, scale, param, sigma_w, sigma_b, seed):
     start = time.perf_counter()
     from ntktui import data as datasets
-    from ntktui.errors import UserError
 
-    if samples < 1 or n0 < 1:
-        raise UserError(f"--samples and --n0 must be positive, got {samples} and {n0}")
-    ws = parse_hidden_widths(widths, samples)
-    acts = list(act or DEFAULT_ACTS)
-    options.check_finite(scale, "--scale")
-    if steps < 1:
-        raise UserError(f"--steps must be at least 1, got {steps}")
-    if lr is not None:
-        options.check_positive(lr, "--lr")
+    ws = hidden_widths(widths, samples)
+    acts = list(act)
 
     from engine import backend, train
     from engine.mlp import MLPSpec
@@ -133,11 +98,15 @@ def memorisation_report(setting: dict, runs: list, device: str, import_s: float,
     return Report(payload, memorisation_blocks(payload) if runs else [], complete=complete)
 
 
-def parse_hidden_widths(text: str, samples: int) -> list[int]:
+def hidden_widths(text: str, samples: int) -> list[int]:
     """Widths as for --hidden (8,64 or multiples of N: 8N) or a range 1:16."""
     if ":" in text:
-        return options.parse_int_list(text, "--widths")
-    return options.parse_widths(text, samples, "--widths")
+        return list(WIDTHS.parse(text))
+    return parse_widths(text, samples, "--widths")
+
+
+def check_widths(text: str, p: Param) -> None:
+    hidden_widths(text, 1)
 
 
 def _curve(losses):
@@ -194,3 +163,28 @@ def memorisation_blocks(payload) -> list:
              f"|f(x_i) − y_i| < {payload['fit_tolerance']:g}; K₀: the empirical NTK at "
              "initialisation.[/dim]"),
     ]
+
+
+WIDTHS = Param("widths", TEXT, "1,2,4,8,16,32,64,128,256,512", help="Hidden widths w of the "
+               "network n0 → w → 1: 8,64,512; a range 1:16; or multiples of N: 1N,8N.",
+               check=check_widths)
+
+STUDY = Study(
+    name="memorize", order=100, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACTS.with_(default=("cos", "relu")),
+        WIDTHS,
+        Param("samples", INT, 100, help="Training points N (random labels).",
+              flags=("--samples", "-n"), lo=1),
+        Param("n0", INT, 50, help="Input dimension n₀ of the synthetic points.", lo=1),
+        Param("steps", INT, 2000, help="Gradient-descent steps per network.", lo=1),
+        Param("lr", FLOAT, None, help="Step size η (default 1/λ_max of the initial NTK; 2/λ_max "
+              "is the linearised stability edge).", lo=0, lo_open=True,
+              default_text="1/λ_max(K₀)"),
+        shared.ACT_SCALE,
+        shared.PARAM,
+        shared.SIGMA_W,
+        shared.SIGMA_B,
+        shared.SEED,
+    ),
+)

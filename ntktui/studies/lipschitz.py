@@ -12,57 +12,27 @@ initialisation as "standard" and gives the same numbers.
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import List, Optional
 
-import typer
+from ntktui.errors import UserError
+from ntktui.params import INT, INTS, Param
+from ntktui.studies import Study, shared
 
-from ntktui import options
-
-NAME = "lipschitz"
-DEFAULT_ACTS = ("cos", "relu")
 DEFAULT_N0 = (200, 400)
 DEFAULT_SAMPLES = 1000
 FRONT = (64, 64)  # n₁, n₂ (seed 000)
 
 
-def run(
-    act: options.Acts = None,
-    widths: str = typer.Option("64,128,256,512,1024,2048", "--widths",
-                               help="Widths n₃ of the swept layer: 64,128 or a range 64:2048:64."),
-    n0: Optional[List[int]] = typer.Option(None, "--n0", help="Input dimension n₀ of synthetic "
-                                           "data (repeatable; default 200 and 400)."),
-    samples: Optional[int] = typer.Option(None, "--samples", "-n",
-                                          help=f"Synthetic data points (default {DEFAULT_SAMPLES})."),
-    data: options.Data = None,
-    scale: options.ActScale = 1.0,
-    param: options.Param = "standard",
-    sigma_w: options.SigmaW = 1.0,
-    sigma_b: options.SigmaB = 0.0,
-    seed: options.Seed = 0,
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
+def check(values: dict) -> None:
+    if values["data"] is not None and (values["n0"] or values["samples"] is not None):
+        raise UserError("give either --data or --samples/--n0, not both")
 
 
 def analyse(progress, *, act, widths, n0, samples, data, scale, param, sigma_w, sigma_b, seed):
     start = time.perf_counter()
     from ntktui import data as datasets
-    from ntktui.errors import UserError
 
-    n3s = options.parse_int_list(widths, "--widths")
-    acts = list(act or DEFAULT_ACTS)
-    options.check_finite(scale, "--scale")
-    if data is not None and (n0 or samples is not None):
-        raise UserError("give either --data or --samples/--n0, not both")
-    if any(d < 1 for d in n0 or ()):
-        raise UserError(f"--n0 must be positive, got {n0}")
-    if samples is not None and samples < 1:
-        raise UserError(f"--samples must be positive, got {samples}")
+    n3s = list(widths)
 
     from engine import backend, lipschitz
     from engine.mlp import MLPSpec
@@ -74,7 +44,7 @@ def analyse(progress, *, act, widths, n0, samples, data, scale, param, sigma_w, 
         sets = [datasets.synthetic(samples or DEFAULT_SAMPLES, d, seed) for d in (n0 or DEFAULT_N0)]
     # Every network is specified (and so validated) before anything is computed.
     jobs = []
-    for a in acts:
+    for a in act:
         for pts in sets:
             d = pts.values.shape[1]
             specs = [MLPSpec((d, *FRONT, w, 1), a, scale, param, sigma_w, sigma_b) for w in n3s]
@@ -170,3 +140,23 @@ def lipschitz_blocks(payload) -> list:
              "pairwise: max |f(x_i) − f(x_j)|/‖x_i − x_j‖, a lower bound of the true "
              "constant.[/dim]"),
     ]
+
+
+STUDY = Study(
+    name="lipschitz", order=90, help=__doc__, analyse=analyse, check=check,
+    params=(
+        shared.ACTS.with_(default=("cos", "relu")),
+        Param("widths", INTS, (64, 128, 256, 512, 1024, 2048), help="Widths n₃ of the swept layer: "
+              "64,128 or a range 64:2048:64.", lo=1),
+        Param("n0", INTS, None, help="Input dimension n₀ of synthetic data (repeatable; default "
+              "200 and 400).", lo=1, repeat=True, default_text="200, 400"),
+        Param("samples", INT, None, help=f"Synthetic data points (default {DEFAULT_SAMPLES}).",
+              flags=("--samples", "-n"), lo=1, default_text=str(DEFAULT_SAMPLES)),
+        shared.DATA,
+        shared.ACT_SCALE,
+        shared.PARAM.with_(default="standard"),
+        shared.SIGMA_W,
+        shared.SIGMA_B,
+        shared.SEED,
+    ),
+)

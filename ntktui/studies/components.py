@@ -4,42 +4,18 @@ or with --2d as images for rank-one and full-rank first-layer weights beside the
 
 from __future__ import annotations
 
-import sys
-
-import typer
-
-from ntktui import options
 from ntktui.errors import UserError
+from ntktui.params import FLAG, INT, Param
+from ntktui.studies import Study, shared
 
-NAME = "components"
 DEFAULT_ACTS = ("heaviside", "tanh", "relu", "relu2")
 DEFAULT_ACT_2D = "relu"  # seed 003 Fig. 9
 INITS = ("rank-one", "full-rank")
 
 
-def run(
-    act: options.Acts = None,
-    count: int = typer.Option(4, "--count", "-k", help="Number of leading components."),
-    width: options.Width = 256,
-    samples: options.Samples = None,  # Fig. 5 uses fewer samples than width
-    scale: options.Scale = 32.0,
-    two_d: bool = typer.Option(False, "--2d", help="2-D components as images (Appendix E)."),
-    side: int = typer.Option(24, "--side", help="With --2d: grid side (side² samples)."),
-    seed: int = typer.Option(0, "--seed", help="With --2d: seed of the full-rank directions."),
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
-
-
 def analyse(progress, *, act, count, width, samples, scale, two_d, side, seed):
     from ntktui.report import Report
 
-    options.check_finite(scale, "--scale")
-    if count <= 0:
-        raise UserError(f"--count must be positive, got {count}")
     if two_d:
         payload = components_2d(progress, act, count, width, scale, side, seed)
         return Report(payload, components_2d_blocks(payload))
@@ -77,8 +53,6 @@ def components_2d(progress, acts, count, width, scale, side, seed):
     acts = list(acts or [DEFAULT_ACT_2D])
     if len(acts) != 1:
         raise UserError(f"--2d shows one activation; got {len(acts)}: {', '.join(acts)}")
-    if side <= 0:
-        raise UserError(f"--side must be positive, got {side}")
     _check_count(count, side * side, width)
 
     from engine.activations import get
@@ -160,3 +134,18 @@ def components_2d_blocks(payload: dict) -> list:
             Table("Smoothness of the unit-norm components (lower total variation is smoother)",
                   ["init", "σ₁", f"σ_{payload['count']}/σ₁", "total variation",
                    "horizontal / vertical"], stats)]
+
+
+STUDY = Study(
+    name="components", order=20, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACTS.with_(default_text="heaviside, tanh, relu, relu2; relu with --2d"),
+        Param("count", INT, 4, help="Number of leading components.", flags=("--count", "-k"), lo=1),
+        shared.WIDTH,
+        shared.SAMPLES,  # Fig. 5 uses fewer samples than width
+        shared.SCALE,
+        Param("two_d", FLAG, False, help="2-D components as images (Appendix E).", flags=("--2d",)),
+        Param("side", INT, 24, help="With --2d: grid side (side² samples).", lo=1),
+        shared.SEED.with_(help="With --2d: seed of the full-rank directions."),
+    ),
+)

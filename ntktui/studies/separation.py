@@ -13,36 +13,11 @@ linear 1); with σ_b = 0 the angles of relu, abs and linear do not depend on σ_
 from __future__ import annotations
 
 import math
-import sys
 import time
-from typing import Annotated, Optional
 
-import typer
-
-from ntktui import options
-from ntktui.errors import UserError
-
-NAME = "separation"
-DEFAULT_ACTS = ("relu", "linear")
-
-Angles = Annotated[str, typer.Option("--angles", help="Input angles of the pairs in degrees, "
-                                     "e.g. 1,5,10,30 (each in (0, 180]).")]
-SigmaWOpt = Annotated[Optional[float], typer.Option(
-    "--sigma-w", help="Weight scale σ_w (default: the edge of chaos for relu/abs/linear/abrelu, "
-    "else 1).")]
-N0 = Annotated[int, typer.Option("--n0", help="Input dimension.")]
-
-
-def parse_angles(text: str) -> list[float]:
-    try:
-        out = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise UserError(f"--angles must be degrees like 1,5,10,30, got {text!r}") from None
-    if not out:
-        raise UserError("--angles is empty")
-    if not all(math.isfinite(v) and 0 < v <= 180 for v in out):
-        raise UserError(f"--angles must lie in (0, 180] degrees, got {text!r}")
-    return out
+from ntktui.params import FLOATS, INT, Param
+from ntktui.studies import Study, shared
+from ntktui.studies.shared import network
 
 
 def deep_limit_deg(act, scale: float, sigma_b: float) -> float | None:
@@ -60,37 +35,10 @@ def deep_limit_deg(act, scale: float, sigma_b: float) -> float | None:
     return math.degrees(math.acos(0.25)) if inf.delta_phi(a, b) > 0 else None
 
 
-def run(
-    act: options.Acts = None,
-    depth: options.Depths = "1:30",
-    angles: Angles = "1,5,10,30",
-    n0: N0 = 100,
-    scale: options.ActScale = 1.0,
-    sigma_w: SigmaWOpt = None,
-    sigma_b: options.SigmaB = 0.0,
-    seed: options.Seed = 0,
-    order: Annotated[int, typer.Option("--order", help="Gauss–Hermite order for activations "
-                                       "without a closed form.")] = 64,
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
-
-
 def analyse(progress, *, act, depth, angles, n0, scale, sigma_w, sigma_b, seed, order):
-    acts = list(act or DEFAULT_ACTS)
-    depths = sorted(set(options.parse_int_list(depth, "--depth")))
-    degrees = parse_angles(angles)
-    if n0 < 2:
-        raise UserError(f"--n0 must be at least 2 for a pair at an angle, got {n0}")
-    if order < 2:
-        raise UserError(f"--order must be at least 2, got {order}")
-
-    from ntktui.commands.condition import check_scales, network
-
-    check_scales(sigma_w, sigma_b, scale)
+    acts = list(act)
+    depths = sorted(set(depth))
+    degrees = list(angles)
 
     import numpy as np
 
@@ -157,3 +105,21 @@ def separation_blocks(p: dict) -> list:
              + ", ".join(f"{r['activation']} σ_w={r['sigma_w']:.4g}" for r in p["results"])
              + f", σ_b={p['results'][0]['sigma_b']:g}[/dim]"),
     ]
+
+
+STUDY = Study(
+    name="separation", order=130, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACTS.with_(default=("relu", "linear")),
+        shared.DEPTHS,
+        Param("angles", FLOATS, (1.0, 5.0, 10.0, 30.0), help="Input angles of the pairs in "
+              "degrees, e.g. 1,5,10,30 (each in (0, 180]).", lo=0, lo_open=True, hi=180,
+              unit="degrees"),
+        Param("n0", INT, 100, help="Input dimension (at least 2 for a pair at an angle).", lo=2),
+        shared.ACT_SCALE,
+        shared.SIGMA_W_EOC,
+        shared.SIGMA_B,
+        shared.SEED,
+        shared.ORDER,
+    ),
+)

@@ -3,40 +3,14 @@ Appendix D): T = log(1 − τ)/log(1 − σ_k²/σ₁²) with η = 1/σ₁², k 
 
 from __future__ import annotations
 
-import sys
-from typing import Optional
+from ntktui.params import FLOAT, Param
+from ntktui.studies import Study, shared
 
-import typer
-
-from ntktui import options
-from ntktui.errors import UserError
-
-NAME = "iterations"
-DEFAULT_ACTS = ("heaviside", "tanh", "relu", "gelu", "silu", "relu2")
 TABLE_K = (4, 16, 64)
 
 
-def run(
-    act: options.Acts = None,
-    width: options.Width = 256,
-    samples: options.Samples = None,
-    scale: options.Scale = 32.0,
-    tau: Optional[float] = typer.Option(None, "--tau", help="Mask value that counts a component "
-                                        "as active, in (0, 1) (default 1 − 1/e)."),
-    json: options.Json = False,
-    plot_width: options.PlotWidth = None,
-):
-    from ntktui.output import deliver
-
-    deliver(sys.modules[__name__], locals(), json, plot_width)
-
-
 def analyse(progress, *, act, width, samples, scale, tau):
-    acts = list(act or DEFAULT_ACTS)
     samples = width if samples is None else samples
-    options.check_finite(scale, "--scale")
-    if tau is not None and not (0 < tau < 1):  # NaN fails this test too
-        raise UserError(f"--tau must lie strictly between 0 and 1, got {tau}")
 
     from engine.activations import get
     from engine.shallow import check_sizes, spectrum
@@ -44,7 +18,7 @@ def analyse(progress, *, act, width, samples, scale, tau):
     from ntktui.report import Report
 
     tau = TAU_DEFAULT if tau is None else tau
-    activations = [get(a) for a in acts]  # validate every name before computing anything
+    activations = [get(a) for a in act]
     check_sizes(samples, width)
     results = []
     progress.begin("spectra", len(activations))
@@ -111,3 +85,17 @@ def iterations_blocks(results, samples, width, scale, tau) -> list:
         Table(f"GD iterations (scale {scale:g})", ["activation", *(f"T(k={k})" for k in ks),
                                                    "k resolved"], rows),
     ]
+
+
+STUDY = Study(
+    name="iterations", order=40, help=__doc__, analyse=analyse,
+    params=(
+        shared.ACTS.with_(default=("heaviside", "tanh", "relu", "gelu", "silu", "relu2")),
+        shared.WIDTH,
+        shared.SAMPLES,
+        shared.SCALE,
+        Param("tau", FLOAT, None, help="Mask value that counts a component as active, in (0, 1) "
+              "(default 1 − 1/e).", lo=0, hi=1, lo_open=True, hi_open=True,
+              default_text="1 − 1/e"),
+    ),
+)

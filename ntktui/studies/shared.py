@@ -1,0 +1,202 @@
+"""What several analyses share: their common parameters (declared once, each study takes them as
+they are or with its own default and help) and helpers used by more than one study (the spectrum
+of the shallow Jacobian as JSON and as a plot; κ of the infinite-width NTK by depth and its plot
+and table). Light at import: the engine is imported inside the functions."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from ntktui.params import FLOAT, INT, INTS, NAMES, TEXT, Param, check_widths
+
+# ---------------------------------------------------------------------------------------------
+# Checks that need the engine (run when a run is prepared, not when a preset file is listed)
+
+
+def known_activations(names, p: Param) -> None:
+    """Every name is in the activation registry (reluK and abrelu(a,b) included)."""
+    from engine.activations import get
+    from engine.errors import EngineError
+
+    for name in (names,) if isinstance(names, str) else names:
+        try:
+            get(name)
+        except EngineError as exc:
+            raise p.error(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+
+ACT_NAMES = ("heaviside, tanh, relu, reluK, gelu, silu, sinc, gaussian, cos, sin, abs, linear, "
+             "abrelu(a,b), erf")
+ACTS = Param("act", NAMES, help=f"Activation (repeatable): {ACT_NAMES}.", flags=("--act", "-a"),
+             repeat=True, lookup=known_activations)
+ACT = Param("act", TEXT, "relu", help="Activation (see `ntk spectrum --help`).",
+            flags=("--act", "-a"), lookup=known_activations)
+DTYPE = Param("dtype", TEXT, "float64", help="float64 (default) or float32.",
+              choices=("float64", "float32"))
+
+# The shallow network of seed 003: width M, samples N (default M) and the activation scale s.
+WIDTH = Param("width", INT, 256, help="Network width M (number of biases).", flags=("--width", "-m"),
+              lo=1)
+SAMPLES = Param("samples", INT, None, help="Samples N (default: M).", flags=("--samples", "-n"),
+                lo=1, default_text="M")
+SCALE = Param("scale", FLOAT, 32.0, help="Activation scale s: φ(s·t).", flags=("--scale", "-s"))
+
+# The deep networks of the NTK studies.
+HIDDEN = Param("hidden", TEXT, None, help="Hidden widths, e.g. 512,512; a width may be a multiple "
+               "of the sample count: 8N,400. Output width 1.", check=check_widths)
+PARAM = Param("param", TEXT, "ntk", help="Parameterisation: ntk, standard or unscaled.",
+              choices=("ntk", "standard", "unscaled"))
+SIGMA_W = Param("sigma_w", FLOAT, 1.0, help="Weight scale σ_w (β for unscaled).", lo=0,
+                lo_open=True)
+SIGMA_B = Param("sigma_b", FLOAT, 0.0, help="Bias scale σ_b; 0 means no bias.", lo=0)
+SEED = Param("seed", INT, 0, help="Seed of the initialisation and synthetic data.", lo=0,
+             hi=2**63 - 1)
+CHUNK = Param("chunk", INT, None, help="Neurons per chunk of a wide layer (default: the largest "
+              "that fits in memory).", lo=1, default_text="the largest that fits")
+N0 = Param("n0", INT, None, help="Input dimension of synthetic data.", lo=1)
+DATA = Param("data", TEXT, None, help="Inputs from an N × n0 .npy or .csv file instead of "
+             "synthetic rows.", unit="file")
+DATASETS = ("sphere", "clustered", "digits")
+DATASET = Param("dataset", TEXT, None, help="A named data set instead of --data: sphere "
+                "(synthetic, the default), clustered, or digits (scikit-learn's 8×8 handwritten "
+                "digits, first N rows, offline).", choices=DATASETS, default_text="sphere")
+ACT_SCALE = Param("scale", FLOAT, 1.0, help="Activation frequency s: φ(s·t).",
+                  flags=("--scale", "-s"))
+DEPTHS = Param("depth", INTS, tuple(range(1, 31)), help="Depths L (weight layers): a list 1,2,5 "
+               "or a range 1:30 or 1:30:2.", flags=("--depth", "-L"), lo=1)
+ORDER = Param("order", INT, 64, help="Gauss–Hermite order for activations without a closed form.",
+              lo=2)
+# σ_w of the depth studies defaults to the edge of chaos.
+SIGMA_W_EOC = Param("sigma_w", FLOAT, None, help="Weight scale σ_w (default: the edge of chaos for "
+                    "relu/abs/linear/abrelu, else 1).", lo=0, lo_open=True,
+                    default_text="the edge of chaos")
+
+
+# ---------------------------------------------------------------------------------------------
+# The spectrum of the shallow Jacobian (spectrum, mask)
+
+
+def spectrum_json(s) -> dict:
+    """σ and σ/σ₁ with values below the round-off floor as null (they are noise, not results)."""
+    from ntktui.output import resolved_list
+
+    resolved = s.resolved
+    return {
+        "activation": s.activation,
+        "scale": s.scale,
+        "singular_values": resolved_list(s.singular_values, resolved),
+        "normalized": resolved_list(s.normalized, resolved),
+        "floor": s.floor,
+        "below_floor": int((~resolved).sum()),
+    }
+
+
+def spectrum_plot(spectra):
+    import numpy as np
+
+    from ntktui.render import Plot, Series
+
+    series = []
+    for s in spectra:
+        keep = s.resolved
+        k = np.arange(1, s.singular_values.size + 1)[keep]
+        series.append(Series(f"{s.activation} s={s.scale:g}", k, s.normalized[keep]))
+    floor = min(s.floor / s.singular_values[0] for s in spectra)
+    return Plot(
+        title=f"Normalised singular values σ_k/σ₁  (N={spectra[0].samples}, M={spectra[0].width})",
+        xlabel="k", ylabel="σ_k/σ₁", series=series, log_y=True,
+        hlines=[(floor, "round-off floor")] if any((~s.resolved).any() for s in spectra) else [],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# κ of the NTK against depth (condition, eoc, separation)
+
+DEFAULT_SAMPLES, DEFAULT_N0 = 100, 100  # the depth studies' data: points on the sphere
+
+
+def eoc_sigma_w(act, scale: float = 1.0) -> float | None:
+    """σ_w at the edge of chaos (σ_b = 0) for relu and abrelu(a, b) (abs, linear), else None."""
+    from engine import infinite as inf
+    from engine.errors import EngineError
+
+    try:
+        a, b = inf.abrelu_params(act, scale)
+        return math.sqrt(inf.eoc_sigma_w2(a, b))
+    except EngineError:
+        return None
+
+
+def network(name: str, scale: float, sigma_w: float | None, sigma_b: float):
+    """(activation, σ_w) with σ_w defaulting to the edge of chaos; refuses activations without
+    an NTK (heaviside) with the registry's one-line message."""
+    from engine.activations import get
+
+    a = get(name)
+    a.derivative(0.0)  # the registry's "no NTK" refusal, before anything is computed
+    if sigma_w is None:
+        sigma_w = eoc_sigma_w(a, scale) or 1.0
+    return a, sigma_w
+
+
+def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings) -> dict:
+    """κ of Θ^L at the listed depths, in one pass over the layers."""
+    from engine import infinite as inf
+
+    opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
+    start = time.perf_counter()
+    compile_s = inf.compile_layers(x, act, max(depths), **opts)
+    wanted, conds, err = set(depths), [], None
+    for layer in inf.layers(x, act, max(depths), **opts):
+        if layer.error is not None:
+            err = layer.error
+        if layer.depth in wanted:
+            conds.append(inf.condition(layer.ntk))
+    timings["compile_s"] += compile_s
+    timings["compute_s"] += time.perf_counter() - start - compile_s
+    return {
+        **condition_lists(depths, [(c.kappa, c.lam_min, c.lam_max) for c in conds]),
+        "method": "closed form" if inf.has_closed_form(act) else "quadrature",
+        # the deepest layer's accumulated NTK error estimate, relative to its λ_max
+        "quadrature_error": None if err is None else err.ntk_abs / conds[-1].lam_max,
+    }
+
+
+def condition_lists(depths, rows) -> dict:
+    """(κ, λ_min, λ_max) per depth as JSON lists; κ and λ_min are None below the floor."""
+    return {"depth": list(depths), "condition": [k for k, _, _ in rows],
+            "below_floor": [k is None for k, _, _ in rows],
+            "lambda_min": [m for _, m, _ in rows], "lambda_max": [M for _, _, M in rows]}
+
+
+def condition_plot(results, title: str, gram: float | None = None, limit: float | None = None):
+    from ntktui.render import Plot, Series
+
+    series = []
+    for r in results:
+        kept = [(d, k) for d, k in zip(r["depth"], r["condition"]) if k is not None]
+        if kept:
+            series.append(Series(r.get("label", r["activation"]), [d for d, _ in kept],
+                                 [k for _, k in kept], scatter=len(kept) == 1))
+    hlines = [(gram, "Gram matrix XXᵀ")] if gram else []
+    if limit:
+        hlines.append((limit, "deep limit"))
+    return Plot(title, "depth L", "κ", series, log_y=True, hlines=hlines) if series else None
+
+
+def condition_table(results, title: str):
+    """Depth by network; a network still being computed (a partial report) has its missing
+    depths as None ("—")."""
+    from ntktui.report import Table
+
+    depths = max((r["depth"] for r in results), key=len) if results else []
+    rows = []
+    for i, d in enumerate(depths):
+        rows.append((d, *(None if i >= len(r["condition"]) else
+                          "below floor" if r["condition"][i] is None else r["condition"][i]
+                          for r in results)))
+    return Table(title, ["depth L", *(r.get("label", r["activation"]) for r in results)], rows)
