@@ -1,16 +1,21 @@
-"""The one activation registry (SPEC §1).
+"""The one activation registry (docs/maths.md#activations).
 
 An `Activation` is explicit data: its function φ(t), its derivative φ'(t) (None where it is zero
-almost everywhere, so no NTK exists), and the family it belongs to. The scale s is applied by the
-caller through `apply`/`derivative`: φ(s·t) and d/dt φ(s·t) = s·φ'(s·t).
+almost everywhere, so no NTK exists), its family, and, where they exist in closed form, its dual
+kernels: E[φ(u)φ(v)] and E[φ'(u)φ'(v)] for (u, v) ~ N(0, [[q₁, c], [c, q₂]]), the layer map of the
+infinite-width NNGP and NTK (docs/maths.md#dual-kernels). The kernel code asks the activation for
+them and falls back to quadrature where they are None, so an activation, with or without closed
+forms, is added here alone (docs/engine.md#adding-an-activation).
+
+The scale s is applied by the caller: φ(s·t) through `apply`, d/dt φ(s·t) = s·φ'(s·t) through
+`derivative`; the duals are written for s = 1 (the kernel code maps q, c to s²q, s²c).
 
 Names: the fixed entries of `BASE`, `reluK` for any integer K ≥ 2 (max(0, t)^K), and
-`abrelu(a,b)` for a·t + b·|t| (SPEC's convention, not neural-tangents').
+`abrelu(a,b)` for a·t + b·|t| (the seeds' convention, not neural-tangents').
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass
@@ -25,33 +30,59 @@ import jax.numpy as jnp  # noqa: E402  (after float64 is on)
 from jax.scipy.special import erf as _erf  # noqa: E402
 
 Fn = Callable[[jnp.ndarray], jnp.ndarray]
+# (q₁, q₂, c) ↦ an expectation over (u, v) ~ N(0, [[q₁, c], [c, q₂]]), elementwise.
+Dual = Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
+NO_NTK = "it has no NTK; choose an activation with a derivative"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Activation:
+    """One activation. Equal (and hashed) by name and parameters, so that jit and the compile
+    cache, which key on it, reuse one program for every lookup of the same name."""
+
     name: str
     fn: Fn
     deriv: Fn | None
-    family: str  # monotonic | quasi-monotonic | non-monotonic | periodic | linear-type
-    order: float | None = None  # the spline order p of SPEC §1 / seed 003, where it has one
+    family: str  # monotonic | quasi-monotonic | non-monotonic | periodic | abrelu
+    order: float | None = None  # the spline order p (seed 003), where it has one
     params: tuple[float, ...] = ()
+    dual: Dual | None = None  # E[φ(u)φ(v)] in closed form, None where quadrature is needed
+    dual_derivative: Dual | None = None  # E[φ'(u)φ'(v)]; declared exactly when dual and φ' are
+
+    def __post_init__(self):
+        if (self.dual_derivative is not None) != (self.dual is not None and self.deriv is not None):
+            raise ValueError(f"{self.name}: declare dual_derivative exactly when both the dual "
+                             "and the derivative exist")
+
+    def _identity(self):
+        return self.name, self.params
+
+    def __eq__(self, other):
+        return isinstance(other, Activation) and self._identity() == other._identity()
+
+    def __hash__(self):
+        return hash(self._identity())
 
     @property
     def has_derivative(self) -> bool:
         return self.deriv is not None
 
+    def require_derivative(self, consequence: str = NO_NTK) -> None:
+        """The one refusal of an activation whose derivative is zero almost everywhere; the
+        caller says what that rules out."""
+        if self.deriv is None:
+            raise EngineError(
+                f"{self.name} has zero derivative almost everywhere, so {consequence}")
+
     def apply(self, t, scale=1.0):
         return self.fn(scale * t)
 
     def derivative(self, t, scale=1.0):
-        if self.deriv is None:
-            raise EngineError(
-                f"{self.name} has zero derivative almost everywhere, so it has no NTK; "
-                "choose an activation with a derivative"
-            )
+        self.require_derivative()
         return scale * self.deriv(scale * t)
 
 
@@ -144,21 +175,105 @@ def _identity(t):
     return t
 
 
+# --- closed-form duals (docs/maths.md#dual-kernels), elementwise in (q₁, q₂, c) ------------
+
+def _angle(q1, q2, c):
+    """q₁q₂, √(q₁q₂ − c²) (= √(q₁q₂)·sin θ) and θ = arccos ρ, with no division: θ is exactly 0
+    where c² = q₁q₂ (the diagonal). A zero variance (x = 0 with σ_b = 0) has no angle: it is
+    taken as θ = π/2 (ρ = 0)."""
+    p2 = q1 * q2
+    s = jnp.sqrt(jnp.maximum(p2 - c * c, 0.0))
+    theta = jnp.where(p2 > 0, jnp.arctan2(s, c), 0.5 * jnp.pi)
+    return p2, s, theta
+
+
+# Cho & Saul's arc-cosine kernels E[relu(u)^n relu(v)^n] of orders 0, 1, 2, written with
+# √(q₁q₂)·sin θ = s and √(q₁q₂)·cos θ = c.
+
+def _arccos0(q1, q2, c):
+    _, _, theta = _angle(q1, q2, c)
+    return (jnp.pi - theta) / (2 * jnp.pi)
+
+
+def _arccos1(q1, q2, c):
+    _, s, theta = _angle(q1, q2, c)
+    return (s + (jnp.pi - theta) * c) / (2 * jnp.pi)
+
+
+def _arccos2(q1, q2, c):
+    p2, s, theta = _angle(q1, q2, c)
+    return (3 * s * c + (jnp.pi - theta) * (p2 + 2 * c * c)) / (2 * jnp.pi)
+
+
+def _relu2_dual_derivative(q1, q2, c):
+    return 4 * _arccos1(q1, q2, c)  # φ' = 2·relu
+
+
+def _abrelu_duals(a: float, b: float) -> tuple[Dual, Dual]:
+    """E[φφ] = a²c + b²·E[|u||v|] and E[φ'φ'] = a² + b²·E[sign u·sign v] for φ = a·t + b·|t|."""
+
+    def dual(q1, q2, c):
+        _, s, theta = _angle(q1, q2, c)
+        arcsin = 0.5 * jnp.pi - theta
+        return a * a * c + b * b * ((2 / jnp.pi) * (s + c * arcsin))
+
+    def dual_derivative(q1, q2, c):
+        _, _, theta = _angle(q1, q2, c)
+        return a * a + b * b * (2 / jnp.pi) * (0.5 * jnp.pi - theta)
+
+    return dual, dual_derivative
+
+
+def _erf_dual(q1, q2, c):
+    d1, d2 = 1 + 2 * q1, 1 + 2 * q2
+    return (2 / jnp.pi) * jnp.arcsin(jnp.clip(2 * c / jnp.sqrt(d1 * d2), -1.0, 1.0))
+
+
+def _erf_dual_derivative(q1, q2, c):
+    d1, d2 = 1 + 2 * q1, 1 + 2 * q2
+    return (4 / jnp.pi) / jnp.sqrt(d1 * d2 - 4 * c * c)
+
+
+def _cosh_dual(q1, q2, c):
+    """e^{−(q₁+q₂)/2}·cosh c (E[cos u cos v]), written overflow-free."""
+    half = -0.5 * (q1 + q2)
+    return 0.5 * (jnp.exp(half + c) + jnp.exp(half - c))
+
+
+def _sinh_dual(q1, q2, c):
+    """e^{−(q₁+q₂)/2}·sinh c (E[sin u sin v])."""
+    half = -0.5 * (q1 + q2)
+    return 0.5 * (jnp.exp(half + c) - jnp.exp(half - c))
+
+
+def _gaussian_dual(q1, q2, c):
+    return 1 / jnp.sqrt((1 + q1) * (1 + q2) - c * c)
+
+
+def _gaussian_dual_derivative(q1, q2, c):
+    return c / ((1 + q1) * (1 + q2) - c * c) ** 1.5
+
+
 BASE: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("heaviside", _heaviside, None, "monotonic", 1),
+        Activation("heaviside", _heaviside, None, "monotonic", 1, dual=_arccos0),
         Activation("tanh", jnp.tanh, _tanh_grad, "monotonic", 1),
-        Activation("relu", _relu, _relu_grad, "monotonic", 2),
+        Activation("relu", _relu, _relu_grad, "monotonic", 2,
+                   dual=_arccos1, dual_derivative=_arccos0),
         Activation("gelu", _gelu, _gelu_grad, "quasi-monotonic", 2),
         Activation("silu", _silu, _silu_grad, "quasi-monotonic", 2),
         Activation("sinc", _sinc, _sinc_grad, "non-monotonic"),
-        Activation("gaussian", _gaussian, _gaussian_grad, "non-monotonic"),
-        Activation("cos", jnp.cos, lambda t: -jnp.sin(t), "periodic"),
-        Activation("sin", jnp.sin, jnp.cos, "periodic"),
-        Activation("abs", jnp.abs, _sign, "abrelu", None, (0.0, 1.0)),
-        Activation("linear", _identity, _one, "abrelu", None, (1.0, 0.0)),
-        Activation("erf", _erf, _erf_grad, "monotonic"),
+        Activation("gaussian", _gaussian, _gaussian_grad, "non-monotonic",
+                   dual=_gaussian_dual, dual_derivative=_gaussian_dual_derivative),
+        Activation("cos", jnp.cos, lambda t: -jnp.sin(t), "periodic",
+                   dual=_cosh_dual, dual_derivative=_sinh_dual),
+        Activation("sin", jnp.sin, jnp.cos, "periodic",
+                   dual=_sinh_dual, dual_derivative=_cosh_dual),
+        Activation("abs", jnp.abs, _sign, "abrelu", None, (0.0, 1.0), *_abrelu_duals(0.0, 1.0)),
+        Activation("linear", _identity, _one, "abrelu", None, (1.0, 0.0), *_abrelu_duals(1.0, 0.0)),
+        Activation("erf", _erf, _erf_grad, "monotonic",
+                   dual=_erf_dual, dual_derivative=_erf_dual_derivative),
     )
 }
 
@@ -179,7 +294,8 @@ def _relu_power(k: int) -> Activation:
     def deriv(t):
         return k * jnp.maximum(t, 0.0) ** (k - 1)
 
-    return Activation(f"relu{k}", fn, deriv, "monotonic", k + 1, (float(k),))
+    duals = (_arccos2, _relu2_dual_derivative) if k == 2 else (None, None)
+    return Activation(f"relu{k}", fn, deriv, "monotonic", k + 1, (float(k),), *duals)
 
 
 def _abrelu(a: float, b: float) -> Activation:
@@ -189,18 +305,13 @@ def _abrelu(a: float, b: float) -> Activation:
     def deriv(t):
         return a + b * jnp.sign(t)
 
-    return Activation(f"abrelu({a:g},{b:g})", fn, deriv, "abrelu", None, (a, b))
+    return Activation(f"abrelu({a:g},{b:g})", fn, deriv, "abrelu", None, (a, b),
+                      *_abrelu_duals(a, b))
 
 
 def get(spec: str) -> Activation:
     """The activation a name stands for (case and spaces ignored)."""
-    return _lookup(spec.strip().lower().replace(" ", ""))
-
-
-@functools.lru_cache(maxsize=None)
-def _lookup(key: str) -> Activation:
-    # Cached so that jit, which keys on the Activation object, compiles once per activation.
-    spec = key
+    key = spec = spec.strip().lower().replace(" ", "")
     if key in BASE:
         return BASE[key]
     m = _RELU_K.match(key)

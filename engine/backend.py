@@ -1,4 +1,5 @@
-"""Device and precision handling: JAX configuration, the devices in use, memory budgets."""
+"""Device and precision handling: JAX configuration, the devices in use, memory budgets, the
+round-off floor of a dtype."""
 
 from __future__ import annotations
 
@@ -137,6 +138,15 @@ def available_bytes() -> int:
         except Exception:  # memory_stats is backend-specific; fall back to the host figure
             pass
     return host_available_bytes()
+
+
+def roundoff_floor(dimension: int, scale, dtype) -> float:
+    """dimension·ε·|scale| (docs/maths.md#the-round-off-floor): a computed eigenvalue or singular
+    value below it is round-off of a matrix of that dimension whose largest one is `scale`.
+    The arithmetic follows `scale`'s type: a float32 singular value gives a float32 product."""
+    import jax.numpy as jnp
+
+    return float(dimension * float(jnp.finfo(dtype).eps) * abs(scale))
 
 
 def check_fits(what: str, needed: int) -> None:

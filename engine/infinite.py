@@ -1,4 +1,4 @@
-"""Infinite-width NNGP and NTK of a deep MLP (SPEC §6; seeds 001 and 002).
+"""Infinite-width NNGP and NTK of a deep MLP (docs/maths.md#infinite-width-kernels; seeds 001, 002).
 
 Conventions (neural-tangents' ntk parameterisation, output width 1): inputs X (N × n₀),
   Σ¹ = σ_w²·X Xᵀ/n₀ + σ_b²,
@@ -9,20 +9,19 @@ layers, so Θ^L is the NTK of the whole network, output layer included. The acti
 enters as φ(s·t): (s·u, s·v) is Gaussian with covariance s²·Σ, so every closed form is evaluated
 at (s²q₁, s²q₂, s²c) and E[φ'φ'] gains a factor s² (d/dt φ(s·t) = s·φ'(s·t)).
 
-Pair expectations come from closed forms (relu, abs, linear, abrelu(a,b), relu2, erf, cos, sin,
-gaussian; heaviside for the NNGP only) or else from 2-D Gauss–Hermite quadrature, whose error is
-estimated by comparing order n with 2n on probe entries (the diagonal and each row's most and least
-correlated partner) and reported with the kernels.
+Pair expectations come from the activation's closed-form duals where it declares them
+(engine/activations.py) or else from 2-D Gauss–Hermite quadrature, whose error is estimated by
+comparing order n with 2n on probe entries (the diagonal and each row's most and least correlated
+partner) and reported with the kernels.
 
 Matrices are computed for the whole data set at once: closed forms are elementwise (O(N²) memory);
 quadrature runs over symmetric tiles of rows × columns (O(N² + tile²·order²) memory), one tile at a
 time inside one compiled program. Eigenvalues (condition numbers) use numpy's LAPACK in float64,
-with SPEC §5's round-off floor.
+with the round-off floor of docs/maths.md#the-round-off-floor.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass
@@ -38,7 +37,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.polynomial.hermite import hermgauss  # noqa: E402
 
+from engine import compiled  # noqa: E402
 from engine.activations import Activation  # noqa: E402
+from engine.data import check_data  # noqa: E402
+# Re-exported from their former home here, where ntktui and benchmarks import them.
+from engine.data import clustered_points, close_pairs, sphere_points  # noqa: E402, F401
 from engine.errors import EngineError  # noqa: E402
 
 DEFAULT_ORDER = 64
@@ -52,76 +55,26 @@ _TILE_ELEMENTS_GPU = 2**25
 # Entries per batch in the elementwise quadrature (probes, tests).
 _ENTRY_ELEMENTS = 2**21
 
-_CLOSED = ("relu", "relu2", "heaviside", "erf", "cos", "sin", "gaussian")
-
-
-def _no_ntk(act: Activation) -> EngineError:
-    return EngineError(
-        f"{act.name} has zero derivative almost everywhere, so its NTK does not exist; "
-        "only its NNGP is defined"
-    )
+# What an activation without a derivative rules out here.
+NNGP_ONLY = "its NTK does not exist; only its NNGP is defined"
 
 
 # --- closed forms -----------------------------------------------------------------------------
 
 def has_closed_form(act: Activation) -> bool:
-    """True where `pair_expectations` uses an exact formula instead of quadrature."""
-    return act.name in _CLOSED or (act.family == "abrelu" and len(act.params) == 2)
-
-
-def _angle(q1, q2, c):
-    """q₁q₂, √(q₁q₂ − c²) (= √(q₁q₂)·sin θ) and θ = arccos ρ, with no division: θ is exactly 0
-    where c² = q₁q₂ (the diagonal). A zero variance (x = 0 with σ_b = 0) has no angle: it is
-    taken as θ = π/2 (ρ = 0)."""
-    p2 = q1 * q2
-    s = jnp.sqrt(jnp.maximum(p2 - c * c, 0.0))
-    theta = jnp.where(p2 > 0, jnp.arctan2(s, c), 0.5 * jnp.pi)
-    return p2, s, theta
-
-
-def _closed_unit(act: Activation, q1, q2, c):
-    """(E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for scale 1 (the second None where φ' does not exist).
-    The arc-cosine forms are written with √(q₁q₂)·sin θ = s and √(q₁q₂)·cos θ = c."""
-    name = act.name
-    if name in ("relu", "relu2", "heaviside") or act.family == "abrelu":
-        p2, s, theta = _angle(q1, q2, c)
-        j0 = (jnp.pi - theta) / (2 * jnp.pi)
-        if name == "heaviside":
-            return j0, None
-        j1 = (s + (jnp.pi - theta) * c) / (2 * jnp.pi)
-        if name == "relu":
-            return j1, j0
-        if name == "relu2":
-            # Cho & Saul's arc-cosine kernel of order 2; φ' = 2·relu gives 4·J₁.
-            j2 = (3 * s * c + (jnp.pi - theta) * (p2 + 2 * c * c)) / (2 * jnp.pi)
-            return j2, 4 * j1
-        a, b = act.params
-        arcsin = 0.5 * jnp.pi - theta
-        e_abs = (2 / jnp.pi) * (s + c * arcsin)
-        return a * a * c + b * b * e_abs, a * a + b * b * (2 / jnp.pi) * arcsin
-    if name == "erf":
-        d1, d2 = 1 + 2 * q1, 1 + 2 * q2
-        e = (2 / jnp.pi) * jnp.arcsin(jnp.clip(2 * c / jnp.sqrt(d1 * d2), -1.0, 1.0))
-        return e, (4 / jnp.pi) / jnp.sqrt(d1 * d2 - 4 * c * c)
-    if name in ("cos", "sin"):
-        half = -0.5 * (q1 + q2)
-        ch = 0.5 * (jnp.exp(half + c) + jnp.exp(half - c))  # e^{−(q₁+q₂)/2}·cosh c, overflow-free
-        sh = 0.5 * (jnp.exp(half + c) - jnp.exp(half - c))
-        return (ch, sh) if name == "cos" else (sh, ch)
-    if name == "gaussian":
-        d = (1 + q1) * (1 + q2) - c * c
-        return 1 / jnp.sqrt(d), c / d**1.5
-    raise EngineError(f"{name} has no closed form; use quadrature")
+    """True where `pair_expectations` uses the activation's closed-form duals, not quadrature."""
+    return act.dual is not None
 
 
 def _closed(act: Activation, q1, q2, c, scale, derivative: bool):
+    """The duals at scale s: (s·u, s·v) has covariance s²·Σ, and d/dt φ(s·t) = s·φ'(s·t)."""
     s2 = scale * scale
-    e, d = _closed_unit(act, s2 * q1, s2 * q2, s2 * c)
+    q1, q2, c = s2 * q1, s2 * q2, s2 * c
+    e = act.dual(q1, q2, c)
     if not derivative:
         return e, None
-    if d is None:
-        raise _no_ntk(act)
-    return e, s2 * d
+    act.require_derivative(NNGP_ONLY)
+    return e, s2 * act.dual_derivative(q1, q2, c)
 
 
 @partial(jax.jit, static_argnames=("act", "derivative"))
@@ -130,21 +83,24 @@ def _closed_jit(act, q1, q2, c, scale, derivative):
 
 
 def closed_form_expectations(act: Activation, q1, q2, c, scale=1.0, derivative: bool = True):
-    """(E[φ(su)φ(sv)], E[d/du φ(su)·d/dv φ(sv)]) elementwise, by the closed forms of SPEC §6."""
+    """(E[φ(su)φ(sv)], E[d/du φ(su)·d/dv φ(sv)]) elementwise, by the activation's duals."""
     if not has_closed_form(act):
         raise EngineError(f"{act.name} has no closed form; use quadrature")
-    if derivative and not act.has_derivative:
-        raise _no_ntk(act)
+    if derivative:
+        act.require_derivative(NNGP_ONLY)
     q1, q2, c = (jnp.asarray(t, jnp.float64) for t in (q1, q2, c))
     return _closed_jit(act, q1, q2, c, jnp.asarray(scale, jnp.float64), derivative)
 
 
 # --- Gauss–Hermite quadrature -----------------------------------------------------------------
 
-@functools.lru_cache(maxsize=16)
 def _grid(order: int):
     """1-D nodes z and weights for E over N(0, 1); the pruned 2-D product grid as
-    (index of z₁ in z, z₁, z₂, weight)."""
+    (index of z₁ in z, z₁, z₂, weight). Built once per order (in the engine's cache)."""
+    return compiled.cached(("infinite.grid", int(order)), lambda: _build_grid(order))
+
+
+def _build_grid(order: int):
     x, w = hermgauss(order)
     z, w = x * math.sqrt(2.0), w / math.sqrt(math.pi)
     ww = np.outer(w, w)
@@ -179,8 +135,8 @@ def quadrature_expectations(
 ):
     """(E[φφ], E[φ'φ']) elementwise over broadcast arrays, by 2-D Gauss–Hermite of this order."""
     _check_order(order)
-    if derivative and not act.has_derivative:
-        raise _no_ntk(act)
+    if derivative:
+        act.require_derivative(NNGP_ONLY)
     q1, q2, c = jnp.broadcast_arrays(*(jnp.asarray(t, jnp.float64) for t in (q1, q2, c)))
     shape = q1.shape
     q1, q2, c = q1.ravel(), q2.ravel(), c.ravel()
@@ -349,12 +305,8 @@ class Layer:
     error: QuadError | None = None
 
 
-def _check_network(X, depth, sigma_w2, sigma_b2, scale, order) -> jnp.ndarray:
-    X = jnp.asarray(X, jnp.float64)
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise EngineError(f"inputs must be an N × n₀ matrix with N, n₀ ≥ 1, got shape {X.shape}")
-    if not bool(jnp.all(jnp.isfinite(X))):
-        raise EngineError("inputs contain NaN or infinite values")
+def _check_network(X, act, depth, sigma_w2, sigma_b2, scale, order, ntk) -> jnp.ndarray:
+    X = jnp.asarray(check_data(X), jnp.float64)
     if not isinstance(depth, (int, np.integer)) or depth < 1:
         raise EngineError(f"depth must be an integer ≥ 1, got {depth!r}")
     if not (math.isfinite(sigma_w2) and sigma_w2 > 0):
@@ -364,7 +316,22 @@ def _check_network(X, depth, sigma_w2, sigma_b2, scale, order) -> jnp.ndarray:
     if not math.isfinite(scale):
         raise EngineError(f"scale must be a finite number, got {scale}")
     _check_order(order)
+    if ntk:
+        act.require_derivative(NNGP_ONLY)
     return X
+
+
+def _step(act, n: int, ntk: bool, closed: bool, order: int):
+    """The compiled per-layer step (Σ^{l−1}, Θ^{l−1}, s, σ_w², σ_b²) ↦ (Σ^l, Θ^l) for n inputs,
+    from the engine's cache."""
+    mat = jax.ShapeDtypeStruct((n, n), jnp.float64)
+    num = jax.ShapeDtypeStruct((), jnp.float64)
+    theta = mat if ntk else None
+    if closed:
+        return compiled.program(("infinite.closed_step",), _closed_step, act, mat, theta, num, num,
+                                num, derivative=ntk)
+    return compiled.program(("infinite.quad_step",), _quad_step, act, mat, theta, num, num, num,
+                            derivative=ntk, order=order, block=_tile_size(n, order))
 
 
 def layers(
@@ -377,28 +344,23 @@ def layers(
     ntk=False computes the NNGP alone (defined for heaviside too). With quadrature, each layer
     carries its error estimate unless check_error=False (its cost grows as N, a layer's as N²).
     """
-    X = _check_network(X, depth, sigma_w2, sigma_b2, scale, order)
-    if ntk and not act.has_derivative:
-        raise _no_ntk(act)
+    X = _check_network(X, act, depth, sigma_w2, sigma_b2, scale, order, ntk)
     closed = _use_closed(act, method)
     n = X.shape[0]
-    block = 0 if closed else _tile_size(n, order)
     backend.check_fits(f"the infinite-width kernels of {n} inputs",
                        memory_bytes(n, act, method, order))
     s, sw2, sb2 = (jnp.asarray(v, jnp.float64) for v in (scale, sigma_w2, sigma_b2))
     sigma = input_covariance(X, sigma_w2, sigma_b2)
     theta = sigma if ntk else None
     yield Layer(1, sigma, theta)
+    step = _step(act, n, ntk, closed, order) if depth > 1 else None
     ntk_err = 0.0
     for l in range(2, depth + 1):
         error = None
         if not closed and check_error:
             error = _layer_error(act, sigma, theta, s, sigma_w2, sigma_b2, order, ntk, l, ntk_err)
             ntk_err = error.ntk_abs or 0.0
-        if closed:
-            sigma, theta = _closed_step(act, sigma, theta, s, sw2, sb2, ntk)
-        else:
-            sigma, theta = _quad_step(act, sigma, theta, s, sw2, sb2, ntk, order, block)
+        sigma, theta = step(sigma, theta, s, sw2, sb2)
         yield Layer(l, sigma, theta, error)
 
 
@@ -415,24 +377,16 @@ def compile_layers(
     scale: float = 1.0, ntk: bool = True, method: str = "auto", order: int = DEFAULT_ORDER,
 ) -> float:
     """Compile the per-layer step of `layers` for this data set's size ahead of time and return
-    the seconds it took (0 for depth 1, which has no step). Later calls of `layers`, `kernels`,
-    `condition_by_depth` with the same size reuse the compiled program, so a front end can report
-    compile and compute time apart. The quadrature error probes compile on first use, not here."""
-    X = _check_network(X, depth, sigma_w2, sigma_b2, scale, order)
-    if ntk and not act.has_derivative:
-        raise _no_ntk(act)
+    the seconds it took (0 for depth 1, which has no step, and when it is already compiled).
+    Later calls of `layers`, `kernels`, `condition_by_depth` with the same size take it from the
+    engine's cache, so a front end can report compile and compute time apart. The quadrature
+    error probes compile on first use, not here."""
+    X = _check_network(X, act, depth, sigma_w2, sigma_b2, scale, order, ntk)
     closed = _use_closed(act, method)
     if depth < 2:
         return 0.0
-    n = X.shape[0]
-    mat = jax.ShapeDtypeStruct((n, n), jnp.float64)
-    num = jax.ShapeDtypeStruct((), jnp.float64)
     start = time.perf_counter()
-    if closed:
-        _closed_step.lower(act, mat, mat if ntk else None, num, num, num, derivative=ntk).compile()
-    else:
-        _quad_step.lower(act, mat, mat if ntk else None, num, num, num, derivative=ntk,
-                         order=order, block=_tile_size(n, order)).compile()
+    _step(act, X.shape[0], ntk, closed, order)
     return time.perf_counter() - start
 
 
@@ -500,8 +454,8 @@ def condition_by_depth(X, act: Activation, depth: int, kernel: str = "ntk", **op
 @dataclass(frozen=True)
 class Condition:
     """κ = λ_max/λ_min of a symmetric kernel matrix. λ_min is resolved only above the round-off
-    floor N·ε·λ_max (SPEC §5); below it `lam_min` and `kappa` are None and κ is only known to be
-    at least `kappa_at_least` = λ_max/floor."""
+    floor N·ε·λ_max (docs/maths.md#the-round-off-floor); below it `lam_min` and `kappa` are None
+    and κ is only known to be at least `kappa_at_least` = λ_max/floor."""
 
     n: int
     lam_max: float
@@ -518,14 +472,9 @@ class Condition:
     def kappa_at_least(self) -> float:
         return self.kappa if self.kappa is not None else 1.0 / (self.n * self.eps)
 
-    def as_dict(self) -> dict:
-        return {"n": self.n, "lam_max": self.lam_max, "lam_min": self.lam_min,
-                "kappa": self.kappa, "floor": self.floor, "resolved": self.resolved,
-                "kappa_at_least": self.kappa_at_least}
-
 
 def condition(K) -> Condition:
-    """Condition number with SPEC §5's floor, from the one kernel-spectrum routine
+    """Condition number with the round-off floor, from the one kernel-spectrum routine
     (`engine.ntk.kernel_spectrum`: eigenvalues in float64, ε of K's dtype)."""
     from engine.ntk import kernel_spectrum
 
@@ -624,56 +573,6 @@ def eoc_iterates(rho0, delta: float, depth: int) -> EOCIterates:
         rhos.append(rho)
         chis.append(chi)
     return EOCIterates(np.stack(rhos), np.stack(chis), np.stack(ntks))
-
-
-# --- synthetic data (seeded numpy) ------------------------------------------------------------
-
-def _check_sizes(n: int, n0: int) -> None:
-    if n < 1 or n0 < 1:
-        raise EngineError(f"need at least one point of dimension ≥ 1, got n={n}, n₀={n0}")
-
-
-def sphere_points(n: int, n0: int, seed: int = 0) -> np.ndarray:
-    """n points uniform on the sphere of radius √n₀ in R^n₀ (so Σ¹'s diagonal is σ_w² + σ_b²)."""
-    _check_sizes(n, n0)
-    g = np.random.default_rng(seed).standard_normal((n, n0))
-    return g / np.linalg.norm(g, axis=1, keepdims=True) * math.sqrt(n0)
-
-
-def clustered_points(n: int, n0: int, clusters: int, spread: float, seed: int = 0) -> np.ndarray:
-    """n points in `clusters` groups around random centres, projected back onto the sphere of
-    radius √n₀; `spread` is the per-coordinate noise relative to the centres' (≈ the angular radius
-    in radians for small spread). Point i belongs to cluster i mod clusters."""
-    _check_sizes(n, n0)
-    if clusters < 1 or not (math.isfinite(spread) and spread >= 0):
-        raise EngineError(f"need clusters ≥ 1 and spread ≥ 0, got {clusters}, {spread}")
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, n0))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True) / math.sqrt(n0)
-    x = centres[np.arange(n) % clusters] + spread * rng.standard_normal((n, n0))
-    return x / np.linalg.norm(x, axis=1, keepdims=True) * math.sqrt(n0)
-
-
-def close_pairs(n_pairs: int, n0: int, angle, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """2·n_pairs points on the sphere of radius √n₀; rows 2k and 2k+1 make an input angle
-    `angle` (radians; one number or one per pair). Returns (X, pairs) with pairs[k] = (2k, 2k+1)."""
-    _check_sizes(n_pairs, n0)
-    if n0 < 2:
-        raise EngineError("close pairs need inputs of dimension n₀ ≥ 2")
-    angle = np.broadcast_to(np.asarray(angle, np.float64), (n_pairs,))
-    if not np.all((angle >= 0) & (angle <= np.pi)):
-        raise EngineError("pair angles must lie in [0, π] (radians)")
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n_pairs, n0))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    u = rng.standard_normal((n_pairs, n0))
-    u -= np.sum(u * x, axis=1, keepdims=True) * x
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    z = np.cos(angle)[:, None] * x + np.sin(angle)[:, None] * u
-    X = np.empty((2 * n_pairs, n0))
-    X[0::2], X[1::2] = x, z
-    pairs = np.stack([np.arange(0, 2 * n_pairs, 2), np.arange(1, 2 * n_pairs, 2)], axis=1)
-    return X * math.sqrt(n0), pairs
 
 
 __all__: Sequence[str] = (

@@ -1,4 +1,5 @@
-"""Empirical Lipschitz constant of an MLP over a data set (SPEC §7, seed 000 Fig. 3–4).
+"""Empirical Lipschitz constant of an MLP over a data set (docs/maths.md#lipschitz-and-memorisation,
+seed 000 Fig. 3–4).
 
 Two estimates of the Lipschitz constant Lip(f) = sup_{x≠x'} |f(x) − f(x')| / ‖x − x'‖ of a
 network with one output, both computed from the data points x_1 … x_N:
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from engine import backend
+from engine.data import check_data
 from engine.errors import EngineError
 
 backend.configure()
@@ -31,7 +33,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
-from engine import mlp  # noqa: E402
+from engine import compiled, mlp  # noqa: E402
 from engine.mlp import MLPSpec  # noqa: E402
 
 _HI = lax.Precision.HIGHEST
@@ -55,10 +57,6 @@ class LipschitzEstimate:
     compile_s: float
     compute_s: float
 
-    @property
-    def argmax(self) -> int:
-        return int(np.argmax(self.norms))
-
     def summary(self) -> dict:
         """The distribution of the per-point gradient norms."""
         n = self.norms
@@ -70,18 +68,8 @@ def check_network(spec: MLPSpec) -> None:
     """Refuse networks whose Lipschitz estimate is undefined here."""
     if spec.outputs != 1:
         raise EngineError(f"the Lipschitz estimate needs one output, got output width {spec.outputs}")
-    if not spec.act.has_derivative:
-        raise EngineError(f"{spec.act.name} has zero derivative almost everywhere, so ∇ₓf is zero "
-                          "where it exists and the network is not Lipschitz; choose another activation")
-
-
-def check_data(spec: MLPSpec, x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != spec.widths[0] or x.shape[0] < 1:
-        raise EngineError(f"data must be N × {spec.widths[0]} with N ≥ 1, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise EngineError("data contain NaN or infinite values")
-    return x
+    spec.act.require_derivative("∇ₓf is zero where it exists and the network is not Lipschitz; "
+                                "choose another activation")
 
 
 def gradient_batch(spec: MLPSpec, samples: int) -> int:
@@ -109,7 +97,7 @@ def _values_and_gradients(spec, batch, params, x):
 def input_gradients(spec: MLPSpec, params, x, *, batch: int | None = None):
     """(f, ∇ₓf): the outputs (N,) and input gradients (N × n₀) at the rows of x."""
     check_network(spec)
-    x = jnp.asarray(check_data(spec, x))
+    x = jnp.asarray(check_data(x, spec.widths[0]))
     batch = gradient_batch(spec, x.shape[0]) if batch is None else int(batch)
     if batch < 1:
         raise EngineError(f"batch must be positive, got {batch}")
@@ -147,26 +135,6 @@ def _pairwise_max(block, f, x):
     return best[k], i[k], j[k]
 
 
-def pairwise_estimate(f, x, *, block: int | None = None) -> tuple[float | None, tuple[int, int] | None]:
-    """max_{i≠j} |f_i − f_j| / ‖x_i − x_j‖ over distinct points, and the pair attaining it.
-
-    A lower bound of the Lipschitz constant. Distances come from the Gram matrix in blocks of rows;
-    the winning pair's quotient is then recomputed from the difference x_i − x_j itself, so the
-    value reported is exact to round-off. None when no two distinct points exist."""
-    f = np.asarray(f, dtype=np.float64).reshape(-1)
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[0] != f.shape[0]:
-        raise EngineError(f"{f.shape[0]} values for {x.shape[0]} points")
-    N = x.shape[0]
-    if N < 2:
-        return None, None
-    block = pairwise_block(N) if block is None else int(block)
-    if block < 1:
-        raise EngineError(f"block must be positive, got {block}")
-    fj, xj = jnp.asarray(f), jnp.asarray(x)
-    return _exact_pair(_pairwise_program(block, fj, xj)(fj, xj), f, x)
-
-
 def _exact_pair(found, f, x):
     """The winning pair's quotient recomputed from x_i − x_j (None when every pair is a duplicate)."""
     best, i, j = found
@@ -181,7 +149,7 @@ def estimate(spec: MLPSpec, params, x, *, batch: int | None = None,
     """Both Lipschitz estimates of the network (spec, params) over the rows of x.
     Compilation is timed apart from the computation."""
     check_network(spec)
-    x = check_data(spec, x)
+    x = check_data(x, spec.widths[0])
     N = x.shape[0]
     batch = gradient_batch(spec, N) if batch is None else int(batch)
     block = pairwise_block(N) if block is None else int(block)
@@ -209,21 +177,11 @@ def network_estimate(spec: MLPSpec, x, *, seed: int = 0, **kw) -> LipschitzEstim
     return estimate(spec, params, x, **kw)
 
 
-_PROGRAMS: dict = {}
-
-
-def _compiled(key: tuple, fn, *args):
-    """fn jitted and compiled for these arguments' shapes, once per (key, shapes)."""
-    leaves = tuple((a.shape, jnp.dtype(a.dtype).name) for a in jax.tree.leaves(args))
-    full = (*key, jax.tree.structure(args), leaves)
-    if full not in _PROGRAMS:
-        _PROGRAMS[full] = jax.jit(fn).lower(*args).compile()
-    return _PROGRAMS[full]
-
-
 def _gradient_program(spec: MLPSpec, batch: int, params, x):
-    return _compiled(("grad", spec, batch), partial(_values_and_gradients, spec, batch), params, x)
+    return compiled.program(("lipschitz.gradients", spec, batch),
+                            jax.jit(partial(_values_and_gradients, spec, batch)), params, x)
 
 
 def _pairwise_program(block: int, f, x):
-    return _compiled(("pairs", block), partial(_pairwise_max, block), f, x)
+    return compiled.program(("lipschitz.pairwise", block), jax.jit(partial(_pairwise_max, block)),
+                            f, x)

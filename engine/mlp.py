@@ -1,4 +1,5 @@
-"""Deep MLPs of SPEC §5: an explicit spec, seeded initialisation and the forward pass.
+"""Deep MLPs (docs/maths.md#the-empirical-ntk): an explicit spec, seeded initialisation and the
+forward pass.
 
 The three parameterisations share the same standard-normal draws z, so at initialisation they
 compute the same function when their scales agree; only where the scale sits differs:
@@ -25,9 +26,10 @@ backend.configure()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from engine.activations import Activation, get  # noqa: E402
+# The one point generator under the name ntktui and benchmarks import.
+from engine.data import sphere_points as synthetic_inputs  # noqa: E402, F401
 
 PARAMETERISATIONS = ("ntk", "standard", "unscaled")
 
@@ -98,12 +100,9 @@ class MLPSpec:
         return self.sigma_w, self.sigma_b
 
     def ntk_factors(self, l: int) -> tuple[float, float]:
-        """(c_l, c_b) of SPEC §5's layer-wise formula: K = Σ_l ΔΔᵀ ⊙ (c_l·AAᵀ + c_b)."""
+        """(c_l, c_b) of the layer-wise formula K = Σ_l ΔΔᵀ ⊙ (c_l·AAᵀ + c_b)."""
         cw, cb = self.forward_factors(l)
         return cw * cw, (cb * cb if self.has_bias else 0.0)
-
-    def with_widths(self, widths) -> "MLPSpec":
-        return MLPSpec(tuple(widths), self.activation, self.scale, self.param, self.sigma_w, self.sigma_b)
 
 
 def init(spec: MLPSpec, seed: int = 0, dtype=jnp.float64) -> list[dict]:
@@ -139,13 +138,3 @@ def apply(spec: MLPSpec, params, x):
         h = layer_pre(spec, l, layer, a)
         a = spec.act.apply(h, spec.scale) if l < spec.depth else h
     return a
-
-
-def synthetic_inputs(samples: int, n0: int, seed: int = 0, dtype=np.float64) -> np.ndarray:
-    """Gaussian rows rescaled to norm √n₀ (seed 000's data: entries of order one)."""
-    if samples < 1 or n0 < 1:
-        raise EngineError(f"samples and n0 must be positive, got {samples} and {n0}")
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((samples, n0))
-    x *= math.sqrt(n0) / np.linalg.norm(x, axis=1, keepdims=True)
-    return x.astype(dtype)

@@ -1,4 +1,4 @@
-"""Empirical NTK of deep MLPs (SPEC §5).
+"""Empirical NTK of deep MLPs (docs/maths.md#the-empirical-ntk).
 
 Layer-wise, never materialising the Jacobian: with Δ_l = ∂f/∂h_l and A_{l−1} the layer's input,
 
@@ -18,13 +18,13 @@ f(params, x); it is the reference the layer-wise path is tested against.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass
 from functools import partial
 
 from engine import backend
+from engine.data import check_data
 from engine.errors import EngineError, InsufficientMemory
 
 backend.configure()
@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 from jax.sharding import Mesh, PartitionSpec as P  # noqa: E402
 
-from engine import mlp  # noqa: E402
+from engine import compiled, mlp  # noqa: E402
 from engine.mlp import MLPSpec  # noqa: E402
 
 _HI = lax.Precision.HIGHEST  # float32 on GPUs would otherwise use TF32 and break the round-off floor
@@ -115,8 +115,7 @@ def choose_plan(spec: MLPSpec, samples: int, dtype, chunk: int | None = None,
                 devices: int | None = None) -> Plan:
     """A plan that fits in memory: the given chunk, or the largest default-sized one that fits.
     Refuses before any allocation, naming the estimate and a chunk that would fit."""
-    if not spec.act.has_derivative:
-        spec.act.derivative(0.0)  # the registry's one-line "no NTK" refusal
+    spec.act.require_derivative()
     n_dev = len(jax.devices()) if devices is None else int(devices)
     if not 1 <= n_dev <= len(jax.devices()):
         raise EngineError(f"devices must be between 1 and {len(jax.devices())}, got {devices}")
@@ -330,17 +329,19 @@ def layerwise_ntk(spec: MLPSpec, params, x, *, chunk: int | None = None, devices
     """The empirical NTK matrix (N × N) by the layer-wise formula; see the module docstring."""
     x = jnp.asarray(x)
     plan = choose_plan(spec, x.shape[0], x.dtype, chunk, devices)
-    return _program(spec, plan)(params, x)
-
-
-_PROGRAMS: dict = {}
+    return _compiled(spec, plan, params, x)(params, x)
 
 
 def _program(spec: MLPSpec, plan: Plan):
-    key = (spec, plan)
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = jax.jit(partial(_layerwise, spec, plan))
-    return _PROGRAMS[key]
+    """The layer-wise kernel of this network and plan as a jitted function of (params, x)."""
+    return jax.jit(partial(_layerwise, spec, plan))
+
+
+def _compiled(spec: MLPSpec, plan: Plan, params, x):
+    """`_program` compiled ahead of time for the shapes of params and x (arrays or
+    ShapeDtypeStructs), from the engine's cache: a study that revisits a network, or a test
+    suite, does not lower and compile it again."""
+    return compiled.program(("ntk.layerwise", spec, plan), _program(spec, plan), params, x)
 
 
 # --- the autodiff reference -----------------------------------------------------------------
@@ -365,10 +366,13 @@ def autodiff_ntk(f, params, x, *, block: int | None = None) -> np.ndarray:
     return (K + K.T) / 2  # the columns are exact up to round-off; symmetrise it away
 
 
-@functools.lru_cache(maxsize=16)
 def _autodiff_programs(f):
-    """The jitted (flat Jacobian, kernel columns) programs for f, compiled once per function."""
+    """The jitted (flat Jacobian, kernel columns) programs for f, built once per function (in
+    the engine's cache), so each compiles once per shape."""
+    return compiled.cached(("ntk.autodiff", f), lambda: _build_autodiff_programs(f))
 
+
+def _build_autodiff_programs(f):
     def per_sample(params, xi):
         return jax.jacrev(lambda p: jnp.reshape(f(p, xi[None]), (-1,)))(params)  # leaves (k, …)
 
@@ -428,10 +432,6 @@ class KernelSpectrum:
                 "condition": self.condition, "below_floor": self.below_floor, "floor": self.floor}
 
 
-def roundoff_floor(samples: int, lambda_max: float, dtype) -> float:
-    return float(samples * float(jnp.finfo(dtype).eps) * abs(lambda_max))
-
-
 def kernel_spectrum(K, dtype=None) -> KernelSpectrum:
     """Eigenvalues in float64: LAPACK on the host for CPU arrays, the device's solver otherwise.
     `dtype` is the precision K was computed in (default: K's own)."""
@@ -441,7 +441,7 @@ def kernel_spectrum(K, dtype=None) -> KernelSpectrum:
         ev = np.linalg.eigvalsh(np.asarray(K, dtype=np.float64))
     else:
         ev = np.asarray(jnp.linalg.eigvalsh(K.astype(jnp.float64)))
-    return KernelSpectrum(ev, roundoff_floor(ev.size, ev[-1], dtype), dtype.name)
+    return KernelSpectrum(ev, backend.roundoff_floor(ev.size, ev[-1], dtype), dtype.name)
 
 
 def growth_exponent(samples, values) -> float | None:
@@ -475,16 +475,13 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     """Initialise the network (seeded), compute its empirical NTK on x and the kernel's spectrum.
     Compilation is timed apart from computation; memory is checked before anything is allocated."""
     dtype = jnp.dtype(dtype)
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != spec.widths[0]:
-        raise EngineError(f"data must be N × {spec.widths[0]}, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise EngineError("data contain NaN or infinite values")
+    x = check_data(x, spec.widths[0])
     N = x.shape[0]
     plan = choose_plan(spec, N, dtype, chunk, devices)
     start = time.perf_counter()
-    compiled = _compiled(spec, plan, x.shape, dtype)
-    need = max(_compiled_bytes(compiled, plan), N * N * (dtype.itemsize + 8))
+    shapes = jax.eval_shape(lambda: mlp.init(spec, 0, dtype))
+    program = _compiled(spec, plan, shapes, jax.ShapeDtypeStruct(x.shape, dtype))
+    need = max(_compiled_bytes(program, plan), N * N * (dtype.itemsize + 8))
     available = backend.available_bytes()
     if need > available:  # XLA's own count, checked before the parameters are even drawn
         raise InsufficientMemory(f"the empirical NTK of {N} samples through widths "
@@ -493,7 +490,7 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     params = mlp.init(spec, seed, dtype)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    K = compiled(params, jnp.asarray(x, dtype))
+    K = program(params, jnp.asarray(x, dtype))
     del params
     spectrum = kernel_spectrum(K, dtype)
     matrix = np.asarray(K) if keep_matrix else None
@@ -501,24 +498,10 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     return KernelResult(spec, N, dtype.name, plan, need, spectrum, matrix, compile_s, compute_s)
 
 
-_COMPILED: dict = {}
-
-
-def _compiled(spec: MLPSpec, plan: Plan, shape, dtype):
-    """The layer-wise program compiled ahead of time for these shapes, once per process (a study
-    that revisits a network, or a test suite, does not lower and compile it again)."""
-    key = (spec, plan, tuple(shape), dtype.name)
-    if key not in _COMPILED:
-        shapes = jax.eval_shape(lambda: mlp.init(spec, 0, dtype))
-        _COMPILED[key] = _program(spec, plan).lower(
-            shapes, jax.ShapeDtypeStruct(shape, dtype)).compile()
-    return _COMPILED[key]
-
-
-def _compiled_bytes(compiled, plan: Plan) -> int:
+def _compiled_bytes(program, plan: Plan) -> int:
     """Arguments, outputs and temporaries of a compiled program, from XLA's buffer assignment."""
     try:
-        m = compiled.memory_analysis()
+        m = program.memory_analysis()
         per = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
     except Exception:  # not every backend reports it; the size-based estimate stands in
         return 0

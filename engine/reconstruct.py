@@ -1,4 +1,5 @@
-"""Signal reconstruction with a shallow network under GD regularisation (SPEC §4, seed 003 Fig. 6).
+"""Signal reconstruction with a shallow network under GD regularisation
+(docs/maths.md#reconstruction, seed 003 Fig. 6).
 
 Train on every other sample of a signal in [0, 1]; evaluate on all samples. For each number of
 active components k:
@@ -116,7 +117,7 @@ def reconstruction_curve(
     act: Activation, split: Split, ks, strategy: str, width: int | None = None,
     fixed_steps: int = 50, tau: float = TAU_DEFAULT,
 ) -> Curve:
-    """PSNR against k for one activation under one strategy (SPEC §4)."""
+    """PSNR against k for one activation under one strategy."""
     if strategy not in STRATEGIES:
         raise EngineError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     width = int(width or split.x_train.size)

@@ -1,4 +1,5 @@
-"""The shallow 1-D network of seed 003 (SPEC §2, §9): f(x) = Σ_j w_j φ(s(x − b_j)).
+"""The shallow network of seed 003, f(x) = Σ_j w_j φ(s(x − b_j))
+(docs/maths.md#the-shallow-jacobian).
 
 Its Jacobian with respect to the weights, A_ij = φ(s(x_i − b_j)), is everything the spectral
 analyses need: singular values (the spectrum), left singular vectors (principal components as
@@ -19,6 +20,7 @@ import jax  # noqa: E402  (after float64 is on)
 import jax.numpy as jnp
 import numpy as np
 
+from engine import compiled
 from engine.activations import Activation
 from engine.errors import EngineError
 
@@ -45,11 +47,6 @@ def singular_values(a: jnp.ndarray) -> jnp.ndarray:
 @jax.jit
 def svd(a: jnp.ndarray):
     return jnp.linalg.svd(a, full_matrices=False)
-
-
-def roundoff_floor(sigma_max, shape, dtype) -> float:
-    """Below max(N, M)·ε·σ₁ a computed singular value is round-off, not a result."""
-    return float(max(shape) * jnp.finfo(dtype).eps * sigma_max)
 
 
 @dataclass(frozen=True)
@@ -88,29 +85,18 @@ def check_scale(scale: float) -> None:
         raise EngineError(f"scale must be a finite number, got {scale}")
 
 
-_PROGRAMS: dict = {}
+def _spectrum(act: Activation, x, b, scale):
+    return singular_values(jacobian(act, x, b, scale))
 
 
-def _spectrum_program(act: Activation, samples: int, width: int, dtype_name: str):
-    """The compiled (x, b, scale ↦ σ) program for these sizes and the seconds its compilation
-    took now (0 when it was already compiled): callers report compilation apart from computation.
+def _spectrum_program(act: Activation, samples: int, width: int, dtype):
+    """The (x, b, scale ↦ σ) program compiled for these sizes, from the engine's cache.
     The grids are arguments, not traced constants: XLA may rewrite (i − j)/n inside a program so
     that x_i − b_i is not exactly 0, which flips heaviside's diagonal."""
-    key = (act, samples, width, dtype_name)
-    if key in _PROGRAMS:
-        return _PROGRAMS[key], 0.0
-    dtype = jnp.dtype(dtype_name)
-
-    def program(x, b, scale):
-        return singular_values(jacobian(act, x, b, scale))
-
-    start = time.perf_counter()
-    compiled = jax.jit(program).lower(
+    return compiled.program(
+        ("shallow.spectrum", act), jax.jit(partial(_spectrum, act)),
         jax.ShapeDtypeStruct((samples,), dtype), jax.ShapeDtypeStruct((width,), dtype),
-        jax.ShapeDtypeStruct((), dtype),
-    ).compile()
-    _PROGRAMS[key] = compiled
-    return compiled, time.perf_counter() - start
+        jax.ShapeDtypeStruct((), dtype))
 
 
 def spectrum(
@@ -120,12 +106,16 @@ def spectrum(
     check_scale(scale)
     check_sizes(samples, width, dtype)
     dtype = jnp.dtype(dtype)
-    compiled, compile_s = _spectrum_program(act, samples, width, dtype.name)
     start = time.perf_counter()
-    sigma = np.asarray(compiled(grid(samples, dtype), grid(width, dtype), jnp.asarray(scale, dtype)))
+    program = _spectrum_program(act, samples, width, dtype)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    sigma = np.asarray(program(grid(samples, dtype), grid(width, dtype), jnp.asarray(scale, dtype)))
     compute_s = time.perf_counter() - start
+    # Below max(N, M)·ε·σ₁ a computed singular value is round-off, not a result.
     return Spectrum(act.name, float(scale), samples, width, sigma,
-                    roundoff_floor(sigma[0], (samples, width), dtype), compile_s, compute_s)
+                    backend.roundoff_floor(max(samples, width), sigma[0], dtype), compile_s,
+                    compute_s)
 
 
 def principal_components(
@@ -143,7 +133,7 @@ def principal_components(
     return np.asarray(x), u, np.asarray(sigma)
 
 
-# --- 2-D coordinates (SPEC §9, seed 003 Appendix E) ------------------------------------------
+# --- 2-D coordinates (docs/maths.md#principal-components-in-2-d, seed 003 Appendix E) --------
 
 def grid_2d(side: int, dtype=jnp.float64) -> jnp.ndarray:
     """side² points of [0, 1)², row-major: (x, y) with x along a row."""

@@ -1,4 +1,4 @@
-"""Regularisers as shrinkage masks on singular values (SPEC §3, seed 003 §4).
+"""Regularisers as shrinkage masks on singular values (docs/maths.md#shrinkage-masks, seed 003 §4).
 
 Every regulariser of min_w ½‖y − Aw‖² is a mask m(σ) ∈ [0, 1] on the pseudo-inverse:
 w = V diag(m(σ)/σ) Uᵀ y. Gradient descent from w₀ = 0 is exactly such a mask.
@@ -14,7 +14,6 @@ backend.configure()
 
 import jax  # noqa: E402  (after float64 is on)
 import jax.numpy as jnp
-import numpy as np
 
 from engine.errors import EngineError
 
@@ -102,9 +101,3 @@ def grey_zone(eta, steps, high=0.99, low=0.01):
     ratio = s_high / s_low
     return {"sigma_high": s_high, "sigma_low": s_low, "ratio": ratio, "db": 20 * math.log10(ratio)}
 
-
-def check_step(eta: float, steps: float | None = None) -> None:
-    if not np.isfinite(eta) or eta <= 0:
-        raise EngineError(f"the step η must be a positive finite number, got {eta}")
-    if steps is not None and (not np.isfinite(steps) or steps < 1):
-        raise EngineError(f"the number of steps T must be a finite number ≥ 1, got {steps}")

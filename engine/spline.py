@@ -1,4 +1,4 @@
-"""The spline view of an activation (SPEC §8, seed 003 Appendix A).
+"""The spline view of an activation (docs/maths.md#the-spline-view, seed 003 Appendix A).
 
 D_p is the N × N lower-triangular ("same"-size, causal) finite-difference matrix of order p,
 (D_p f)_i = Σ_k (−1)^k·C(p, k)·f_{i−k}. D_p = (I − S)^p with S the down-shift, so

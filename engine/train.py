@@ -1,4 +1,5 @@
-"""Memorisation by full-batch gradient descent (SPEC §7, seed 000's memorisation theorem).
+"""Memorisation by full-batch gradient descent (docs/maths.md#lipschitz-and-memorisation, seed 000's
+memorisation theorem).
 
 The loss is the *sum* of squares, L(θ) = ½ Σ_i (f(x_i) − y_i)² = ½‖f(X) − y‖², so that its
 gradient is Jᵀr (J = ∂f/∂θ, r = f(X) − y) and, linearised about θ, one GD step moves the residual
@@ -22,6 +23,7 @@ from functools import partial
 from typing import Callable
 
 from engine import backend
+from engine.data import check_data
 from engine.errors import EngineError
 
 backend.configure()
@@ -31,7 +33,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
-from engine import mlp, ntk  # noqa: E402
+from engine import compiled, mlp, ntk  # noqa: E402
 from engine.mlp import MLPSpec  # noqa: E402
 
 FIT_TOLERANCE = 0.5  # |f(x_i) − y_i| below this counts as fitted (and implies the right sign)
@@ -39,7 +41,8 @@ DEFAULT_CHUNK = 200  # GD steps per compiled call
 
 
 def random_labels(samples: int, seed: int = 0) -> np.ndarray:
-    """N random signs ±1 from a seed (a stream apart from `synthetic_inputs`' with the same seed)."""
+    """N random signs ±1 from a seed (a stream apart from `engine.data.sphere_points`' with the
+    same seed)."""
     if samples < 1:
         raise EngineError(f"samples must be positive, got {samples}")
     rng = np.random.default_rng([seed, 1])
@@ -74,16 +77,11 @@ def _chunk(spec, chunk, params, x, y, lr, n):
     return lax.fori_loop(0, n, step, (params, losses))
 
 
-_PROGRAMS: dict = {}
-
-
 def compiled_chunk(spec: MLPSpec, chunk: int, params, x, y):
-    """The compiled chunk program for these shapes (compiled once, then reused)."""
-    leaves = tuple((a.shape, jnp.dtype(a.dtype).name) for a in jax.tree.leaves((params, x, y)))
-    key = (spec, int(chunk), jax.tree.structure(params), leaves)
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = jax.jit(partial(_chunk, spec, int(chunk))).lower(params, x, y, 1.0, 1).compile()
-    return _PROGRAMS[key]
+    """The chunk program compiled for these shapes (from the engine's cache); its last two
+    arguments are the step and the number of steps to run."""
+    return compiled.program(("train.chunk", spec, int(chunk)),
+                            jax.jit(partial(_chunk, spec, int(chunk))), params, x, y, 1.0, 1)
 
 
 def gradient_descent(spec: MLPSpec, params, x, y, lr: float, steps: int, *, chunk: int = DEFAULT_CHUNK,
@@ -121,9 +119,8 @@ def gradient_descent(spec: MLPSpec, params, x, y, lr: float, steps: int, *, chun
 def check_training(spec: MLPSpec, steps: int, lr: float | None, chunk: int) -> None:
     if spec.outputs != 1:
         raise EngineError(f"training on labels needs one output, got output width {spec.outputs}")
-    if not spec.act.has_derivative:
-        raise EngineError(f"{spec.act.name} has zero derivative almost everywhere, so gradient "
-                          "descent cannot move it; choose an activation with a derivative")
+    spec.act.require_derivative("gradient descent cannot move it; choose an activation with a "
+                                "derivative")
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise EngineError(f"steps must be a positive integer, got {steps}")
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
@@ -167,11 +164,7 @@ def memorise(spec: MLPSpec, x, y, *, steps: int, lr: float | None = None, seed: 
     full-batch GD on the labels y for `steps` steps with lr (default 1/λ_max(K₀)).
     `callback(steps done)` runs after each chunk; a true return stops training."""
     check_training(spec, steps, lr, chunk)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != spec.widths[0]:
-        raise EngineError(f"data must be N × {spec.widths[0]}, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise EngineError("data contain NaN or infinite values")
+    x = check_data(x, spec.widths[0])
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if y.shape[0] != x.shape[0]:
         raise EngineError(f"{y.shape[0]} labels for {x.shape[0]} points")

@@ -1,15 +1,17 @@
-"""The activation registry (SPEC §1): values, derivatives against autodiff, jit-safety at 0."""
+"""The activation registry (docs/maths.md#activations): values, derivatives against autodiff,
+jit-safety at 0, and the closed-form duals each activation declares against Monte Carlo."""
 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine.activations import BASE, get, names
+from engine.activations import BASE, Activation, get, names
 from engine.errors import EngineError
 
 ALL = [*BASE, "relu2", "relu3", "abrelu(0.3,0.8)"]
@@ -69,6 +71,11 @@ def test_abrelu_half_half_is_relu_and_scale_is_inside():
 def test_heaviside_refuses_a_derivative():
     with pytest.raises(EngineError, match="no NTK"):
         get("heaviside").derivative(jnp.ones(2))
+    # the one refusal, worded by the caller for what it rules out
+    with pytest.raises(EngineError, match="^heaviside has zero derivative almost everywhere, so "
+                                          "training stalls$"):
+        get("heaviside").require_derivative("training stalls")
+    get("tanh").require_derivative("training stalls")  # an activation with a derivative passes
 
 
 @pytest.mark.parametrize("bad", ["foo", "relu0", "abrelu(1,x)", "abrelu(inf,1)"])
@@ -79,5 +86,68 @@ def test_unknown_names_list_the_valid_ones(bad):
         assert all(n in str(err.value) for n in names())
 
 
-def test_names_are_cached_for_jit():
-    assert get("relu3") is get(" ReLU3 ")
+def test_one_name_is_one_jit_program():
+    # Activations are equal by name and parameters, so every lookup of a name reuses one program.
+    a, b = get("relu3"), get(" ReLU3 ")
+    assert a == b and hash(a) == hash(b)
+    assert a != get("relu2") and get("abrelu(0.5,0.5)") != get("relu")
+    assert get("abrelu(0.1234567,1)") != get("abrelu(0.1234568,1)")  # same printed name, other a
+    traces = []
+
+    @partial(jax.jit, static_argnames="act")
+    def f(t, act):
+        traces.append(act.name)
+        return act.apply(t)
+
+    f(jnp.ones(2), act=a)
+    f(jnp.ones(2), act=b)
+    assert traces == ["relu3"]
+
+
+# --- closed-form duals ------------------------------------------------------------------------
+
+DUALS = [n for n in ALL if get(n).dual is not None]
+# (q₁, q₂, c): unequal variances; positive, negative, strong and zero correlation.
+COVARIANCES = [(1.0, 1.5, 0.6), (0.5, 2.0, -0.3), (1.2, 0.8, 0.95), (0.7, 1.1, 0.0)]
+
+
+@pytest.fixture(scope="module")
+def normal_pairs():
+    return np.random.default_rng(0).standard_normal((2, 1_000_000))
+
+
+def test_the_closed_forms_are_declared():
+    # the activations whose duals the maths page gives in closed form
+    assert set(DUALS) == {"heaviside", "relu", "relu2", "gaussian", "cos", "sin", "abs", "linear",
+                          "erf", "abrelu(0.3,0.8)"}
+    assert get("heaviside").dual_derivative is None
+
+
+@pytest.mark.parametrize("name", DUALS)
+def test_declared_duals_match_monte_carlo(name, normal_pairs):
+    # E[φ(u)φ(v)] and E[φ'(u)φ'(v)] as declared, against 10⁶ samples of (u, v) ~ N(0, [[q₁, c],
+    # [c, q₂]]); tolerance 5 standard errors of each sample mean.
+    act = get(name)
+    z1, z2 = normal_pairs
+    for q1, q2, c in COVARIANCES:
+        rho = c / math.sqrt(q1 * q2)
+        u = jnp.asarray(math.sqrt(q1) * z1)
+        v = jnp.asarray(math.sqrt(q2) * (rho * z1 + math.sqrt(1 - rho * rho) * z2))
+        checks = [(act.apply(u) * act.apply(v), act.dual)]
+        if act.has_derivative:
+            checks.append((act.derivative(u) * act.derivative(v), act.dual_derivative))
+        for samples, dual in checks:
+            s = np.asarray(samples)
+            exact = float(dual(*(jnp.float64(t) for t in (q1, q2, c))))
+            tol = 5 * s.std() / math.sqrt(s.size) + 1e-12
+            assert abs(s.mean() - exact) < tol, (name, q1, q2, c)
+
+
+def test_duals_are_declared_together():
+    def dual(q1, q2, c):
+        return c
+
+    with pytest.raises(ValueError, match="dual_derivative"):  # φ' exists but E[φ'φ'] is missing
+        Activation("half", jnp.tanh, jnp.tanh, "monotonic", dual=dual)
+    with pytest.raises(ValueError, match="dual_derivative"):  # E[φ'φ'] without a φ'
+        Activation("step", jnp.sign, None, "monotonic", dual=dual, dual_derivative=dual)

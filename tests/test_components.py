@@ -1,4 +1,5 @@
-"""Principal components of the shallow Jacobian (SPEC §2, §9; seed 003 Fig. 4, 5, 9)."""
+"""Principal components of the shallow Jacobian (docs/maths.md#the-shallow-jacobian and
+#principal-components-in-2-d; seed 003 Fig. 4, 5, 9)."""
 
 from __future__ import annotations
 

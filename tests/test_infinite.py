@@ -1,7 +1,7 @@
-"""Infinite-width NNGP/NTK (engine/infinite.py, SPEC §6).
+"""Infinite-width NNGP/NTK (engine/infinite.py, docs/maths.md#infinite-width-kernels).
 
-Not compared here with the finite-width empirical NTK of engine/ntk.py, which is being written
-separately: a wide-network check (empirical Θ → Θ^L as width grows) belongs with that module.
+The wide-network check (empirical Θ → Θ^L as width grows) is in test_infinite_vs_empirical.py; the
+duals each activation declares are checked at scale 1 in test_activations.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine import activations, infinite as inf
+from engine import activations, data, infinite as inf
+from engine.activations import Activation
 from engine.errors import EngineError
 
 # Pair covariances (q₁, q₂, c) used throughout: positive, negative, near-one and zero correlation.
@@ -22,7 +23,6 @@ C = np.array([0.6, -0.3, 1.9, 0.0, 1.0])
 
 SMOOTH = ["linear", "erf", "cos", "sin", "gaussian"]
 KINKED = ["relu", "abs", "abrelu(0.3,-0.8)", "relu2"]
-CLOSED = SMOOTH + KINKED
 
 
 def act(name):
@@ -63,15 +63,17 @@ def normal_pairs():
     return z
 
 
-@pytest.mark.parametrize("scale", [1.0, 1.7])
-def test_closed_forms_match_monte_carlo(normal_pairs, scale):
-    # 10⁶ samples of (u, v); tolerance 5 standard errors of each sample mean.
+def test_scaled_closed_forms_match_monte_carlo(normal_pairs):
+    # The scale s of φ(s·t) maps (q₁, q₂, c) to s²·(q₁, q₂, c) and multiplies E[φ'φ'] by s², for
+    # every activation that declares duals. 10⁶ samples of (u, v); 5 standard errors of each mean.
     z1, z2 = normal_pairs
+    scale = 1.7
+    declared = [n for n in (*activations.BASE, "relu2", "abrelu(0.3,-0.8)") if act(n).dual]
     for q1, q2, c in [(1.0, 1.5, 0.6), (0.5, 2.0, -0.3)]:
         rho = c / math.sqrt(q1 * q2)
         u = jnp.asarray(math.sqrt(q1) * z1)
         v = jnp.asarray(math.sqrt(q2) * (rho * z1 + math.sqrt(1 - rho * rho) * z2))
-        for name in CLOSED + ["heaviside"]:
+        for name in declared:
             a = act(name)
             deriv = a.has_derivative
             e, d = inf.closed_form_expectations(a, q1, q2, c, scale, derivative=deriv)
@@ -97,6 +99,21 @@ def test_quadrature_error_estimate_shrinks_with_order():
     assert float(jnp.max(jnp.abs(d - dref))) < 2 * d32
 
 
+def test_kernels_use_the_duals_an_activation_declares(small_x):
+    # infinite.py knows no activation by name: a new activation with relu's duals gets relu's
+    # closed-form kernels, and the same activation without duals falls back to quadrature.
+    relu = act("relu")
+    mine = Activation("my-relu", relu.fn, relu.deriv, "monotonic", dual=relu.dual,
+                      dual_derivative=relu.dual_derivative)
+    bare = Activation("my-relu-bare", relu.fn, relu.deriv, "monotonic")
+    assert inf.has_closed_form(mine) and not inf.has_closed_form(bare)
+    ref = inf.kernels(small_x, relu, 3, sigma_w2=2.0)
+    np.testing.assert_array_equal(inf.kernels(small_x, mine, 3, sigma_w2=2.0).ntk, ref.ntk)
+    quad = inf.kernels(small_x, bare, 3, sigma_w2=2.0, order=96)
+    assert len(quad.errors) == 2
+    np.testing.assert_allclose(quad.ntk, ref.ntk, rtol=0, atol=1e-2 * float(np.max(ref.ntk)))
+
+
 def test_pair_expectations_dispatch_and_refusals():
     e, _ = inf.pair_expectations(act("relu"), 1.0, 1.0, 0.5)
     eq, _ = inf.pair_expectations(act("relu"), 1.0, 1.0, 0.5, method="quadrature", order=40)
@@ -114,7 +131,7 @@ def test_pair_expectations_dispatch_and_refusals():
 
 @pytest.fixture(scope="module")
 def small_x():
-    return inf.sphere_points(12, 6, seed=4)
+    return data.sphere_points(12, 6, seed=4)
 
 
 def test_matrix_quadrature_matches_closed_form_and_reports_its_error(small_x):
@@ -135,8 +152,9 @@ def test_matrix_quadrature_matches_closed_form_and_reports_its_error(small_x):
 
 
 def test_tanh_kernel_reports_its_quadrature_error(small_x):
-    # σ_w² = 4 makes the variances large, where tanh's poles slow Gauss–Hermite down (SPEC §6):
-    # at order 32 the NTK is off by ~0.3, and the reported estimate says so (within ±50 %).
+    # σ_w² = 4 makes the variances large, where tanh's poles slow Gauss–Hermite down
+    # (docs/maths.md#infinite-width-kernels): at order 32 the NTK is off by ~0.3, and the reported
+    # estimate says so (within ±50 %).
     k = inf.kernels(small_x, act("tanh"), 3, sigma_w2=4.0, order=32)
     assert [(e.depth, e.order, e.check_order) for e in k.errors] == [(2, 32, 64), (3, 32, 64)]
     ref = inf.kernels(small_x, act("tanh"), 3, sigma_w2=4.0, order=128, check_error=False)
@@ -183,7 +201,7 @@ def test_refused_inputs(small_x):
 
 @pytest.fixture(scope="module")
 def sphere():
-    return inf.sphere_points(32, 48, seed=1)  # n₀ > N: the Gram matrix has full rank
+    return data.sphere_points(32, 48, seed=1)  # n₀ > N: the Gram matrix has full rank
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +242,7 @@ def test_abs_reaches_the_deep_limit_faster_than_relu(sphere, depth_conditions):
 
 
 def test_condition_floor():
-    x = inf.sphere_points(20, 5, seed=2)  # rank 5 < 20
+    x = data.sphere_points(20, 5, seed=2)  # rank 5 < 20
     c = inf.condition(x @ x.T)
     assert not c.resolved and c.lam_min is None and c.kappa is None
     assert c.kappa_at_least == pytest.approx(1 / (20 * np.finfo(np.float64).eps))
@@ -238,7 +256,7 @@ def test_condition_floor():
 
 def test_close_pairs_feature_angles():
     angles = np.array([0.05, 0.1, 0.2, 0.4, 0.8])
-    x, pairs = inf.close_pairs(5, 16, angles, seed=3)
+    x, pairs = data.close_pairs(5, 16, angles, seed=3)
     np.testing.assert_allclose(inf.pair_angles(x @ x.T, pairs), angles, atol=1e-12)
     for layer in inf.layers(x, act("linear"), 10):  # no nonlinearity: the input angle, always
         np.testing.assert_allclose(inf.pair_angles(layer.ntk, pairs), angles, atol=1e-9)
@@ -296,13 +314,22 @@ def test_eoc_iterates_match_the_full_kernel(small_x):
 
 # --- synthetic data ---------------------------------------------------------------------------
 
+def test_one_data_check():
+    x = data.check_data([[1, 2], [3, 4]], 2)
+    assert x.dtype == np.float64 and x.shape == (2, 2)
+    for bad, n0, msg in [(np.ones(3), None, "N × n₀"), (np.ones((0, 2)), 2, "N × 2"),
+                         (np.ones((3, 2)), 3, "N × 3"), (np.full((2, 2), np.inf), None, "NaN")]:
+        with pytest.raises(EngineError, match=msg):
+            data.check_data(bad, n0)
+
+
 def test_synthetic_data():
-    x = inf.sphere_points(7, 9, seed=5)
+    x = data.sphere_points(7, 9, seed=5)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 3.0)
-    np.testing.assert_array_equal(x, inf.sphere_points(7, 9, seed=5))
-    c = inf.clustered_points(12, 9, 3, 0.05, seed=5)
+    np.testing.assert_array_equal(x, data.sphere_points(7, 9, seed=5))
+    c = data.clustered_points(12, 9, 3, 0.05, seed=5)
     np.testing.assert_allclose(np.linalg.norm(c, axis=1), 3.0)
     cos = inf.feature_cosines(c @ c.T)
     assert cos[0, 3] > 0.99 and cos[0, 1] < 0.9  # same cluster vs different clusters
     with pytest.raises(EngineError, match="\\[0, π\\]"):
-        inf.close_pairs(2, 4, 4.0)
+        data.close_pairs(2, 4, 4.0)

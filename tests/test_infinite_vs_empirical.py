@@ -1,13 +1,13 @@
 """The infinite-width NTK (engine/infinite.py) is the limit of the empirical NTK (engine/ntk.py).
 
-Networks in the ntk parameterisation (SPEC §5) with N = 8 inputs on the sphere of radius √n₀,
-n₀ = 6. An empirical kernel fluctuates around Θ^L with a standard deviation that falls like
-1/√width (checked below: the RMS deviation halves for every 4× width; ratios 1.96–2.19 measured
-over widths 256–16384). One network of width 2048 deviates from Θ^L by 4.9–13 % of max|Θ| in
-its largest entry (tanh least, relu at depth 3 most), i.e. c/√W with c ≈ 2–6; the mean of 8
-seeds should then be off by c/√(8W) ≈ 1.7–4.7 %. Measured: 1.9–2.3 % for every case below, so
-the tolerance is 5 % of max|Θ|. It discriminates: the same averages are 25–51 % away from the
-kernel one layer shallower (asserted > 20 %).
+Networks in the ntk parameterisation (docs/maths.md#the-empirical-ntk) with N = 8 inputs on the
+sphere of radius √n₀, n₀ = 6. An empirical kernel fluctuates around Θ^L with a standard deviation
+that falls like 1/√width (checked below: the RMS deviation halves for every 4× width; ratios
+1.96–2.19 measured over widths 256–16384). One network of width 2048 deviates from Θ^L by 4.9–13 %
+of max|Θ| in its largest entry (tanh least, relu at depth 3 most), i.e. c/√W with c ≈ 2–6; the mean
+of 8 seeds should then be off by c/√(8W) ≈ 1.7–4.7 %. Measured: 1.9–2.3 % for every case below, so
+the tolerance is 5 % of max|Θ|. It discriminates: the same averages are 25–51 % away from the kernel
+one layer shallower (asserted > 20 %).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pytest
 
-from engine import activations, infinite as inf, mlp
+from engine import activations, data, infinite as inf, mlp
 from engine.ntk import layerwise_ntk
 
 N, N0, SEEDS = 8, 6, 8
@@ -27,7 +27,7 @@ TOL = 0.05
 
 @pytest.fixture(scope="module")
 def x():
-    return inf.sphere_points(N, N0, seed=3)
+    return data.sphere_points(N, N0, seed=3)
 
 
 def empirical_mean(x, name, depth, width, sigma_w, sigma_b, seeds=SEEDS, scale=1.0):

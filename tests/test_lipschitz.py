@@ -1,6 +1,7 @@
-"""Empirical Lipschitz constant (SPEC §7, seed 000 Fig. 3–4): the estimates against closed forms
-(linear networks, one hidden layer), the pairwise quotient against brute force and the mean value
-theorem, seed 000's boundedness claim on a reduced sweep, and the `ntk lipschitz` contract."""
+"""Empirical Lipschitz constant (docs/maths.md#lipschitz-and-memorisation, seed 000 Fig. 3–4): the
+estimates against closed forms (linear networks, one hidden layer), the pairwise quotient against
+brute force and the mean value theorem, seed 000's boundedness claim on a reduced sweep, and the
+`ntk lipschitz` contract."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, with_args
 
-from engine import lipschitz, mlp
+from engine import data, lipschitz, mlp
 from engine.errors import EngineError
 from engine.mlp import MLPSpec
 
@@ -17,7 +18,7 @@ N0 = 6
 
 @pytest.fixture(scope="module")
 def points():
-    return mlp.synthetic_inputs(23, N0, seed=3)  # 23: not a multiple of the batch/block sizes used
+    return data.sphere_points(23, N0, seed=3)  # 23: not a multiple of the batch/block sizes used
 
 
 def _product(spec, params):
@@ -136,7 +137,7 @@ SWEEP = (64, 256, 1024)
 
 @pytest.fixture(scope="module")
 def sweep_data():
-    return mlp.synthetic_inputs(100, 20, seed=0)
+    return data.sphere_points(100, 20, seed=0)
 
 
 def _sweep(x, act, param):
@@ -192,14 +193,14 @@ def test_cli_json_has_the_documented_keys_and_the_engine_numbers(ntk):
         assert all(p <= g for p, g in zip(e["pairwise"], e["gradient_norm"]))
         assert [s["max"] for s in e["gradient_norm_summary"]] == e["gradient_norm"]
     # the same network on the same synthetic points, computed directly
-    x = mlp.synthetic_inputs(30, 8, 0)
+    x = data.sphere_points(30, 8, 0)
     want = lipschitz.network_estimate(MLPSpec((8, 64, 64, 16, 1), "tanh", param="standard"), x)
     assert j["results"][3]["gradient_norm"][1] == pytest.approx(want.gradient_norm, rel=1e-12)
 
 
 def test_cli_human_output_and_data_file(ntk, tmp_path):
     path = tmp_path / "x.npy"
-    np.save(path, mlp.synthetic_inputs(12, 5, seed=9))
+    np.save(path, data.sphere_points(12, 5, seed=9))
     r = ntk("lipschitz", "--data", str(path), "--widths", "8,32", "--act", "relu", "--plot-width", "70")
     assert r.code == 0, r.err
     assert "Lipschitz estimate" in r.out and "pairwise" in r.out and "max ‖∇ₓf‖" in r.out

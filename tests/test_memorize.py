@@ -1,6 +1,6 @@
-"""Memorisation by full-batch GD (SPEC §7): the sum-of-squares convention against the empirical NTK,
-monotone descent at η = 1/λ_max, wide networks fitting random labels where narrow ones cannot,
-and the `ntk memorize` contract."""
+"""Memorisation by full-batch GD (docs/maths.md#lipschitz-and-memorisation): the sum-of-squares
+convention against the empirical NTK, monotone descent at η = 1/λ_max, wide networks fitting random
+labels where narrow ones cannot, and the `ntk memorize` contract."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from conftest import assert_one_line_error, with_args
 
 from engine import mlp, ntk as ntk_engine, train
+from engine.data import sphere_points
 from engine.errors import EngineError
 from engine.mlp import MLPSpec
 
@@ -17,7 +18,7 @@ N, N0, STEPS = 40, 10, 500
 
 @pytest.fixture(scope="module")
 def data():
-    return mlp.synthetic_inputs(N, N0, seed=0), train.random_labels(N, seed=0)
+    return sphere_points(N, N0, seed=0), train.random_labels(N, seed=0)
 
 
 @pytest.fixture(scope="module")

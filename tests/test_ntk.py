@@ -1,5 +1,6 @@
-"""The empirical NTK (SPEC §5): the layer-wise formula against autodiff, chunking, sharding,
-closed forms, the round-off floor, memory refusals and seed 000's λ_min growth claim."""
+"""The empirical NTK (docs/maths.md#the-empirical-ntk): the layer-wise formula against autodiff,
+chunking, sharding, closed forms, the round-off floor, memory refusals and seed 000's λ_min growth
+claim."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from engine import activations, mlp, ntk
+from engine import activations, data, mlp, ntk
 from engine.errors import EngineError, InsufficientMemory
 
 WITH_DERIVATIVE = [a for a in [*activations.BASE, "relu2", "abrelu(0.3,0.8)"]
@@ -25,7 +26,7 @@ def _rel_err(a, b) -> float:
 
 
 def _both(spec: mlp.MLPSpec, samples=5, seed=0, chunk=None):
-    x = mlp.synthetic_inputs(samples, spec.widths[0], seed + 1)
+    x = data.sphere_points(samples, spec.widths[0], seed + 1)
     params = mlp.init(spec, seed)
     fast = ntk.layerwise_ntk(spec, params, x, chunk=chunk)
     ref = ntk.autodiff_ntk(lambda p, xb: mlp.apply(spec, p, xb), params, x)
@@ -58,7 +59,7 @@ def test_several_outputs_sum_the_per_output_kernels():
     spec = mlp.MLPSpec((3, 6, 3), "sin", 1.0, "standard", 1.0, 0.3)
     fast, ref = _both(spec)
     assert _rel_err(fast, ref) < REL
-    x = mlp.synthetic_inputs(5, 3, 1)
+    x = data.sphere_points(5, 3, 1)
     params = mlp.init(spec, 0)
     per_output = sum(ntk.autodiff_ntk(lambda p, xb, k=k: mlp.apply(spec, p, xb)[:, k], params, x)
                      for k in range(3))
@@ -70,7 +71,7 @@ def test_chunked_equals_unchunked(widths):
     """Streamed layers (chunk 3 of widths 9–12, with a shifted last chunk) give the same kernel;
     (4, 10, 9, 1) has two adjacent wide layers, of which the second is stored."""
     spec = mlp.MLPSpec(widths, "cos", 1.2, "ntk", 1.1, 0.4)
-    x = mlp.synthetic_inputs(6, 4, 3)
+    x = data.sphere_points(6, 4, 3)
     params = mlp.init(spec, 2)
     plan = ntk.choose_plan(spec, 6, np.float64, chunk=3)
     assert plan.streamed_layers, "the test must exercise the streamed path"
@@ -92,7 +93,7 @@ def test_autodiff_blocks_equal_one_block(outputs):
     """Blocks of columns by jvp equal the whole Jacobian's contraction (a second, independent
     autodiff route: forward mode against reverse mode)."""
     spec = mlp.MLPSpec((3, 8, outputs), "gelu", 1.0, "ntk", 1.0, 0.1)
-    x = mlp.synthetic_inputs(7, 3, 0)
+    x = data.sphere_points(7, 3, 0)
     params = mlp.init(spec, 0)
     f = lambda p, xb: mlp.apply(spec, p, xb)  # noqa: E731
     assert _rel_err(ntk.autodiff_ntk(f, params, x, block=3), ntk.autodiff_ntk(f, params, x)) < 1e-14
@@ -100,7 +101,7 @@ def test_autodiff_blocks_equal_one_block(outputs):
 
 def test_depth_one_is_the_scaled_input_gram_matrix():
     """One weight layer: K = c₁·XXᵀ + c_b, with c₁ = σ_w²/n₀ (ntk) or 1 (standard)."""
-    x = mlp.synthetic_inputs(6, 5, 0)
+    x = data.sphere_points(6, 5, 0)
     for param, c1, cb in (("ntk", 1.7**2 / 5, 0.3**2), ("standard", 1.0, 1.0)):
         spec = mlp.MLPSpec((5, 1), "relu", 1.0, param, 1.7, 0.3)
         K = ntk.layerwise_ntk(spec, mlp.init(spec, 0), x)
@@ -110,7 +111,7 @@ def test_depth_one_is_the_scaled_input_gram_matrix():
 def test_one_hidden_layer_closed_form():
     """f = v·φ(Wx)/√n (ntk, σ_w = 1): K = XXᵀ/n₀ ⊙ (φ'(H) diag(v²) φ'(H)ᵀ)/n + φ(H)φ(H)ᵀ/n."""
     spec = mlp.MLPSpec((3, 9, 1), "erf", 1.0, "ntk", 1.0, 0.0)
-    x = mlp.synthetic_inputs(5, 3, 4)
+    x = data.sphere_points(5, 3, 4)
     params = mlp.init(spec, 1)
     W, v = np.asarray(params[0]["W"]), np.asarray(params[1]["W"])[0]
     H = x @ W.T / np.sqrt(3)
@@ -123,7 +124,7 @@ def test_one_hidden_layer_closed_form():
 def test_ntk_and_standard_share_the_function_at_initialisation():
     spec_ntk = mlp.MLPSpec((4, 6, 6, 1), "tanh", 1.0, "ntk", 1.3, 0.4)
     spec_std = mlp.MLPSpec((4, 6, 6, 1), "tanh", 1.0, "standard", 1.3, 0.4)
-    x = mlp.synthetic_inputs(5, 4, 0)
+    x = data.sphere_points(5, 4, 0)
     f_ntk = mlp.apply(spec_ntk, mlp.init(spec_ntk, 3), x)
     f_std = mlp.apply(spec_std, mlp.init(spec_std, 3), x)
     assert _rel_err(f_ntk, f_std) < 1e-14
@@ -132,7 +133,7 @@ def test_ntk_and_standard_share_the_function_at_initialisation():
 def test_heaviside_is_refused():
     spec = mlp.MLPSpec((3, 4, 1), "heaviside")
     with pytest.raises(EngineError, match="no NTK"):
-        ntk.empirical_kernel(spec, mlp.synthetic_inputs(3, 3))
+        ntk.empirical_kernel(spec, data.sphere_points(3, 3))
 
 
 def test_bad_specs_are_refused():
@@ -154,7 +155,7 @@ def test_bad_specs_are_refused():
 def duplicated():
     """Two identical inputs make K exactly singular: λ_min is round-off, not a result."""
     spec = mlp.MLPSpec((5, 64, 1), "tanh")
-    x = mlp.synthetic_inputs(6, 5, 0)
+    x = data.sphere_points(6, 5, 0)
     x[5] = x[0]
     return spec, x
 
@@ -170,7 +171,7 @@ def test_singular_kernel_is_reported_below_the_floor(duplicated, dtype):
 
 def test_regular_kernel_is_resolved_and_float32_agrees():
     spec = mlp.MLPSpec((5, 64, 1), "tanh")
-    x = mlp.synthetic_inputs(6, 5, 0)
+    x = data.sphere_points(6, 5, 0)
     s64 = ntk.empirical_kernel(spec, x).spectrum
     s32 = ntk.empirical_kernel(spec, x, dtype="float32").spectrum
     assert not s64.below_floor and s64.condition == pytest.approx(s64.lambda_max / s64.lambda_min)
@@ -206,9 +207,9 @@ def test_over_budget_is_refused_with_a_chunk_that_fits(monkeypatch):
 
 SHARDED = textwrap.dedent("""
     import json, numpy as np, jax
-    from engine import mlp, ntk
+    from engine import data, mlp, ntk
     spec = mlp.MLPSpec((5, 37, 11, 23, 1), "cos", 1.3, "ntk", 1.2, 0.3)
-    x = mlp.synthetic_inputs(9, 5, 1)
+    x = data.sphere_points(9, 5, 1)
     p = mlp.init(spec, 0)
     one = np.asarray(ntk.layerwise_ntk(spec, p, x, chunk=4, devices=1))
     four = np.asarray(ntk.layerwise_ntk(spec, p, x, chunk=4, devices=4))
@@ -243,7 +244,7 @@ def test_cos_lambda_min_grows_faster_than_relu_in_seed_000_setting():
         lmins = []
         for N in (8, 16, 32):
             spec = mlp.MLPSpec((400, 8 * N, 400, 1), act, 1.0, "unscaled", 0.05, 0.0)
-            s = ntk.empirical_kernel(spec, mlp.synthetic_inputs(N, 400, 0)).spectrum
+            s = ntk.empirical_kernel(spec, data.sphere_points(N, 400, 0)).spectrum
             assert not s.below_floor
             lmins.append(s.lambda_min)
         exponents[act] = ntk.growth_exponent([8, 16, 32], lmins)

@@ -1,5 +1,5 @@
-"""Signal reconstruction (SPEC §4, seed 003 Fig. 6): the paper's claims on the default signal and
-the identities the protocol rests on."""
+"""Signal reconstruction (docs/maths.md#reconstruction, seed 003 Fig. 6): the paper's claims on the
+default signal and the identities the protocol rests on."""
 
 from __future__ import annotations
 

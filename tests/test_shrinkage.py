@@ -1,4 +1,4 @@
-"""Regularisers as shrinkage masks (SPEC §3, §10; seed 003 §4 and Appendix D)."""
+"""Regularisers as shrinkage masks (docs/maths.md#shrinkage-masks; seed 003 §4 and Appendix D)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spectra of the shallow Jacobian (SPEC §2, seed 003 Fig. 3)."""
+"""Spectra of the shallow Jacobian (docs/maths.md#the-shallow-jacobian, seed 003 Fig. 3)."""
 
 from __future__ import annotations
 

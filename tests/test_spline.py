@@ -1,4 +1,4 @@
-"""The spline view (SPEC §8, seed 003 Appendix A): D_p and its inverse."""
+"""The spline view (docs/maths.md#the-spline-view, seed 003 Appendix A): D_p and its inverse."""
 
 from __future__ import annotations
 
