@@ -27,6 +27,7 @@ os.environ["NTK_NO_COMPILE_CACHE"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import activations, backend, infinite as inf  # noqa: E402
+from engine.data import sphere_points  # noqa: E402
 
 
 def machine() -> str:
@@ -42,7 +43,7 @@ def timed(fn):
 
 
 def analytic(n: int, depth: int, repeats: int = 5) -> dict:
-    x = inf.sphere_points(n, 64, seed=0)
+    x = sphere_points(n, 64, seed=0)
     relu = activations.get("relu")
 
     def run():
@@ -62,7 +63,7 @@ def analytic(n: int, depth: int, repeats: int = 5) -> dict:
 
 
 def quadrature(n: int, layers: int = 3, order: int = 64, repeats: int = 3) -> dict:
-    x = inf.sphere_points(n, 64, seed=0)
+    x = sphere_points(n, 64, seed=0)
     tanh = activations.get("tanh")
     opts = dict(sigma_w2=1.5, sigma_b2=0.05, order=order)
 

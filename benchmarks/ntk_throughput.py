@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import backend, mlp, ntk  # noqa: E402
+from engine import backend, data, mlp, ntk  # noqa: E402
 
 backend.configure()
 import jax  # noqa: E402
@@ -65,7 +65,7 @@ def matmul_rate(N: int, n1: int, dtype) -> float:
 def one(N: int, act: str, dtype, autodiff: bool) -> dict:
     widths = (400, 8 * N, 400, 1)
     spec = mlp.MLPSpec(widths, act, 1.0, "ntk", 1.0, 0.0)
-    x = jnp.asarray(mlp.synthetic_inputs(N, 400, 0), dtype)
+    x = jnp.asarray(data.sphere_points(N, 400, 0), dtype)
     params = mlp.init(spec, 0, dtype)
     plan = ntk.choose_plan(spec, N, dtype)
     program = ntk._program(spec, plan)

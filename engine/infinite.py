@@ -41,7 +41,6 @@ from engine import compiled  # noqa: E402
 from engine.activations import Activation  # noqa: E402
 from engine.data import check_data  # noqa: E402
 # Re-exported from their former home here, where ntktui and benchmarks import them.
-from engine.data import clustered_points, close_pairs, sphere_points  # noqa: E402, F401
 from engine.errors import EngineError  # noqa: E402
 
 DEFAULT_ORDER = 64
@@ -581,5 +580,5 @@ __all__: Sequence[str] = (
     "QuadError", "Layer", "layers", "memory_bytes", "compile_layers", "Kernels", "kernels", "nngp", "ntk_by_depth",
     "condition_by_depth", "Condition", "condition", "feature_cosines", "pair_angles",
     "abrelu_params", "eoc_sigma_w2", "delta_phi", "correlation_map", "derivative_map",
-    "EOCIterates", "eoc_iterates", "sphere_points", "clustered_points", "close_pairs",
+    "EOCIterates", "eoc_iterates",
 )

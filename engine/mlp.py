@@ -29,7 +29,6 @@ import jax.numpy as jnp  # noqa: E402
 
 from engine.activations import Activation, get  # noqa: E402
 # The one point generator under the name ntktui and benchmarks import.
-from engine.data import sphere_points as synthetic_inputs  # noqa: E402, F401
 
 PARAMETERISATIONS = ("ntk", "standard", "unscaled")
 

@@ -3,7 +3,7 @@ or synthetic rows.
 
 Loading lives in the front end so that the engine stays pure numerics; every failure is a
 UserError with a one-line message. Synthetic data are Gaussian rows rescaled to norm √n₀
-(seed 000's setting), drawn by `engine.mlp.synthetic_inputs` from a seed: the same as points
+(seed 000's setting), drawn by `engine.data.sphere_points` from a seed: the same as points
 uniform on the sphere of radius √n₀ ("sphere").
 
 Named data sets (--dataset): "sphere" (the synthetic rows above), "clustered" (10 groups of
@@ -60,11 +60,11 @@ def load_points(path: str) -> Points:
 
 
 def synthetic(samples: int, n0: int, seed: int) -> Points:
-    from engine.mlp import synthetic_inputs
+    from engine.data import sphere_points
 
     if samples < 1 or n0 < 1:
         raise UserError(f"--samples and --n0 must be positive, got {samples} and {n0}")
-    return Points(synthetic_inputs(samples, n0, seed),
+    return Points(sphere_points(samples, n0, seed),
                   f"{samples} Gaussian rows of norm √{n0} (seed {seed})")
 
 
@@ -90,7 +90,7 @@ def digits(samples: int) -> Points:
 
 
 def clustered(samples: int, n0: int, seed: int) -> Points:
-    from engine.infinite import clustered_points
+    from engine.data import clustered_points
 
     if samples < 1 or n0 < 1:
         raise UserError(f"--samples and --n0 must be positive, got {samples} and {n0}")

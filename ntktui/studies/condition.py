@@ -14,8 +14,6 @@ floor N·ε·λ_max is not a result: it is null in JSON and "below floor" in the
 
 from __future__ import annotations
 
-import time
-
 from ntktui.errors import UserError
 from ntktui.params import INT, Param
 from ntktui.studies import Study, shared

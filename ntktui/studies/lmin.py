@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import time
 
-from ntktui.params import INT, INTS, TEXT, Param, widths
+from ntktui.params import INTS, TEXT, Param, widths
 from ntktui.studies import Study, shared
 
 
 def analyse(progress, *, act, samples, hidden, n0, scale, param, sigma_w, sigma_b, seed, dtype,
             chunk, out):
     from engine import backend
-    from engine.mlp import MLPSpec, synthetic_inputs
+    from engine.data import sphere_points
+    from engine.mlp import MLPSpec
     from engine.ntk import empirical_kernel
 
     dt = backend.resolve_dtype(dtype)
@@ -28,14 +29,14 @@ def analyse(progress, *, act, samples, hidden, n0, scale, param, sigma_w, sigma_
     specs = {(a, N): MLPSpec((n0, *widths(hidden, N), 1), a, scale, param, sigma_w, sigma_b)
              for a in act for N in samples}
     for s in specs.values():
-        s.act.derivative(0.0)  # an activation without an NTK is refused here, not after a sweep
+        s.act.require_derivative()  # refused here, not after a sweep
     study = Sweep(list(act), list(samples),
                   {"n0": n0, "hidden": hidden, "param": param, "sigma_w": sigma_w,
                    "sigma_b": sigma_b, "scale": scale, "seed": seed, "dtype": dt.name,
                    "device": backend.default_device_name()})
     progress.begin("λ_min", len(specs))
     for N in samples:
-        x = synthetic_inputs(N, n0, seed)
+        x = sphere_points(N, n0, seed)
         for a in act:
             r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk)
             study.add(a, N, r)

@@ -47,7 +47,9 @@ def analyse(progress, *, act, depth, angles, n0, scale, sigma_w, sigma_b, seed, 
     from ntktui.report import Report
 
     nets = [network(a, scale, sigma_w, sigma_b) for a in acts]
-    x, pairs = inf.close_pairs(len(degrees), n0, [math.radians(d) for d in degrees], seed)
+    from engine.data import close_pairs
+
+    x, pairs = close_pairs(len(degrees), n0, [math.radians(d) for d in degrees], seed)
     results, timings = [], {"compute_s": 0.0}
 
     def report(complete=True):

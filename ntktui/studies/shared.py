@@ -137,7 +137,7 @@ def network(name: str, scale: float, sigma_w: float | None, sigma_b: float):
     from engine.activations import get
 
     a = get(name)
-    a.derivative(0.0)  # the registry's "no NTK" refusal, before anything is computed
+    a.require_derivative()  # "no NTK" (heaviside), before anything is computed
     if sigma_w is None:
         sigma_w = eoc_sigma_w(a, scale) or 1.0
     return a, sigma_w
