@@ -49,34 +49,39 @@ def analysis_command(study: studies.Study):
     return command
 
 
-app = typer.Typer(
-    name="ntk",
-    help="Spectra of neural networks in the terminal: Jacobian singular values, gradient descent "
-    "as a shrinkage mask, empirical and infinite-width NTK.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-for _study in studies.all_studies():
-    app.command(_study.name, help=reflow(_study.help))(analysis_command(_study))
-for _module in TOOLS:
-    app.command(_module.NAME, help=reflow(_module.__doc__))(_module.run)
-
-
 def _version(value: bool):
     if value:
         typer.echo(f"ntk (ntktui) {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ):
     pass
+
+
+def make_app() -> typer.Typer:
+    """The `ntk` app: a command per analysis in the registry, then the tool commands."""
+    app = typer.Typer(
+        name="ntk",
+        help="Spectra of neural networks in the terminal: Jacobian singular values, gradient "
+        "descent as a shrinkage mask, empirical and infinite-width NTK.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for study in studies.all_studies():
+        app.command(study.name, help=reflow(study.help))(analysis_command(study))
+    for module in TOOLS:
+        app.command(module.NAME, help=reflow(module.__doc__))(module.run)
+    app.callback()(_root)
+    return app
+
+
+app = make_app()
 
 
 def _fail(message: str, code: int) -> int:
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.errors import EngineError
     from ntktui.errors import UserError
 
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(make_app())  # from the registry as it is now
     try:
         code = command.main(args=argv, prog_name="ntk", standalone_mode=False)
     except (EngineError, UserError) as exc:

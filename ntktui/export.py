@@ -56,7 +56,7 @@ def preset_copy(p, header: str, quick: bool = False,
     from ntktui import __version__
 
     lines = [f"# {header} (ntktui {__version__})", f"# from {p.source}."]
-    if overrides:
+    if overrides or p.analysis:
         lines.append("# Parameters edited before the run are written into [params].")
         lines.append(f"# The same run typed out: {p.command_line(quick=quick, overrides=overrides)}")
         params = p.values(quick=quick, overrides=overrides)

@@ -65,6 +65,7 @@ class Preset:
     quick: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     source: Path = Path()
     bundled: bool = False
+    analysis: bool = False  # an analysis with its defaults (no file): `for_study`
 
     @property
     def study(self) -> studies.Study:
@@ -128,6 +129,19 @@ class Preset:
                 "quick": _plain(self.quick), "source": str(self.source), "bundled": self.bundled}
 
 
+def for_study(study: studies.Study) -> Preset:
+    """An analysis with its declared defaults, as a preset (the dashboard lists every analysis,
+    preset or not)."""
+    return Preset(name=study.name, title=study.summary, description=" ".join(study.help.split()),
+                  paper="", command=study.name, params=MappingProxyType({}),
+                  source=Path(f"ntk {study.name}"), analysis=True)
+
+
+def list_analyses() -> list[Preset]:
+    """Every analysis in the registry, as a preset with its defaults."""
+    return [for_study(s) for s in studies.all_studies()]
+
+
 def _plain(mapping: Mapping) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in mapping.items()}
 
@@ -164,7 +178,8 @@ def _natural(name: str):
 
 
 def load(name_or_path: str | os.PathLike) -> Preset:
-    """A bundled preset by name, or the user's own file (a path ending .toml)."""
+    """A bundled preset by name, the user's own file (a path ending .toml), or an analysis's
+    name (the analysis with its defaults)."""
     text = os.fspath(name_or_path)
     if text.endswith(SUFFIX) or os.sep in text or (os.altsep and os.altsep in text):
         path = Path(text).expanduser()
@@ -173,8 +188,10 @@ def load(name_or_path: str | os.PathLike) -> Preset:
             raise UserError(f"no preset file {text!r}{why}")
         return load_file(path)
     names = bundled_names()
+    if text not in names and text in studies.names():
+        return for_study(studies.get(text))  # an analysis with its defaults
     if text not in names:
-        close = difflib.get_close_matches(text, names, n=3)
+        close = difflib.get_close_matches(text, [*names, *studies.names()], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UserError(f"no preset named {text!r}{hint} (`ntk presets` lists them; a file of "
                         f"your own must end in {SUFFIX})")

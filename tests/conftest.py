@@ -1,11 +1,25 @@
-"""Shared fixtures. JAX compile time dominates small tests: keep sizes small and shared."""
+"""Shared fixtures and helpers. JAX compile time dominates small tests: keep sizes small and
+shared.
+
+The compile cache and the user's data folder live in a temporary folder made for this test
+session (and removed after it), so a warm developer machine and a cold CI run the same code
+paths and no test writes into the user's home. Subprocesses inherit the variables."""
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 import pytest
+
+_SESSION = tempfile.mkdtemp(prefix="ntk-tests-")
+os.environ["XDG_CACHE_HOME"] = os.path.join(_SESSION, "cache")
+os.environ["XDG_DATA_HOME"] = os.path.join(_SESSION, "data")
+atexit.register(shutil.rmtree, _SESSION, ignore_errors=True)
 
 
 @dataclass

@@ -4,7 +4,9 @@ once (the first study waits for it if it has to)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Callable
 
 from textual import work
 from textual.app import App
@@ -18,18 +20,20 @@ class NtkApp(App):
     TITLE = "ntk"
     COMMANDS = App.COMMANDS | {PresetCommands}
 
-    def __init__(self, preset=None, quick: bool = False, export_dir: str | Path = "."):
+    def __init__(self, preset=None, quick: bool = False, export_dir: str | Path = ".",
+                 clock: Callable[[], float] = time.monotonic):
         super().__init__()
+        self.clock = clock  # the status lines' clock (a test freezes it)
         self.initial = preset
         self.quick = quick
         self.export_dir = Path(export_dir).expanduser()
         self.device: str | None = None
 
     def on_mount(self) -> None:
-        from ntktui.presets import list_presets
+        from ntktui.presets import list_analyses, list_presets
         from ntktui.tui.screens import BrowserScreen
 
-        self.push_screen(BrowserScreen(list_presets()))
+        self.push_screen(BrowserScreen(list_presets(), list_analyses()))
         if self.initial is not None:
             self.open_preset(self.initial)
         self._warm_up()

@@ -1,4 +1,5 @@
-"""The first screen: the presets (one per paper figure or study) and what each one shows."""
+"""The first screen: the presets (one per paper figure or study), then every analysis with its
+defaults, and what each one shows."""
 
 from __future__ import annotations
 
@@ -16,15 +17,22 @@ class BrowserScreen(Screen):
         Binding("t", "toggle_quick", "Quick"),
     ]
 
-    def __init__(self, presets):
+    def __init__(self, presets, analyses=()):
         super().__init__()
+        # option id → Preset; an analysis's id is "analysis:NAME" (a preset may share its name)
         self.presets = {p.name: p for p in presets}
+        self.presets.update({f"analysis:{p.name}": p for p in analyses})
+        self.counts = (len(presets), len(analyses))
 
     def compose(self):
         yield Header()
+        options = []
+        for key, p in self.presets.items():
+            if p.analysis and not any(o.id.startswith("analysis:") for o in options):
+                options.append(Option("── analyses ──", id="analyses-heading", disabled=True))
+            options.append(Option(p.name, id=key))
         with Horizontal():
-            yield OptionList(*(Option(p.name, id=p.name) for p in self.presets.values()),
-                             id="presets")
+            yield OptionList(*options, id="presets")
             with VerticalScroll(id="about"):
                 yield Static(id="description")
         yield Footer()
@@ -38,19 +46,25 @@ class BrowserScreen(Screen):
 
     def _sub_title(self) -> None:
         quick = getattr(self.app, "quick", False)
-        self.sub_title = f"{len(self.presets)} presets · " + ("quick sizes" if quick else
-                                                             "full sizes")
+        presets, analyses = self.counts
+        self.sub_title = (f"{presets} presets, {analyses} analyses · "
+                          + ("quick sizes" if quick else "full sizes"))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._describe(event.option.id)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.app.open_preset(self.presets[event.option.id])
+        self._open(event.option.id)
 
     def action_open(self) -> None:
         options = self.query_one(OptionList)
         if options.highlighted is not None:
-            self.app.open_preset(self.presets[options.get_option_at_index(options.highlighted).id])
+            self._open(options.get_option_at_index(options.highlighted).id)
+
+    def _open(self, key: str | None) -> None:
+        p = self.presets.get(key)
+        if p is not None:  # not the heading
+            self.app.open_preset(p)
 
     def action_toggle_quick(self) -> None:
         self.app.quick = not self.app.quick
@@ -66,7 +80,7 @@ class BrowserScreen(Screen):
         quick = getattr(self.app, "quick", False)
         text = Text()
         text.append(p.title + "\n", style="bold")
-        text.append(p.paper + "\n\n", style="italic")
+        text.append((p.paper or "analysis with its defaults") + "\n\n", style="italic")
         text.append(p.description + "\n\n")
         text.append(p.command_line(quick=quick), style="cyan")
         self.query_one("#description", Static).update(text)

@@ -60,7 +60,7 @@ class StudyScreen(Screen):
 
     def compose(self):
         yield Header()
-        yield StatusLine(id="status")
+        yield StatusLine(clock=self.app.clock, id="status")
         yield Static(id="controls")
         yield ReportView(id="report")
         yield Footer()
@@ -168,7 +168,10 @@ class StudyScreen(Screen):
         st.stop("cancelled", "the finished part is shown" if st.done else "nothing had finished")
 
     async def on_progressed(self, message: Progressed) -> None:
-        if message.run != self.run_id or not self.running:
+        # Filtered by run id only: a thread worker's state is SUCCESS before the messages it
+        # posted are handled, so a filter on its state would drop the run's last progress. The
+        # messages of one run arrive in order, before its Worker.StateChanged.
+        if message.run != self.run_id:
             return
         self.status.progress(message.label, message.done, message.total)
         if message.partial is not None:

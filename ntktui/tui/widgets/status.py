@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -15,8 +16,9 @@ class StatusLine(Static):
     StatusLine { height: 1; width: 1fr; background: $boost; padding: 0 1; }
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs):
         super().__init__(**kwargs)
+        self.clock = clock  # injectable: tests and snapshots freeze it
         self.state = "idle"  # idle, running, cancelling, done, cancelled, failed
         self.label, self.done, self.total = "", 0, 0
         self.started = self.finished = None
@@ -27,7 +29,7 @@ class StatusLine(Static):
 
     def start(self) -> None:
         self.state, self.label, self.done, self.total = "running", "starting", 0, 0
-        self.started, self.finished, self.message = time.monotonic(), None, ""
+        self.started, self.finished, self.message = self.clock(), None, ""
         self._draw()
 
     def progress(self, label: str, done: int, total: int) -> None:
@@ -36,15 +38,17 @@ class StatusLine(Static):
 
     def stop(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
+        if state == "done" and self.total:
+            self.done = self.total  # a finished run is whole, whatever its last tick said
         if state != "cancelling":
-            self.finished = time.monotonic()
+            self.finished = self.clock()
         self._draw()
 
     @property
     def elapsed(self) -> float:
         if self.started is None:
             return 0.0
-        end = self.finished if self.finished is not None else time.monotonic()
+        end = self.finished if self.finished is not None else self.clock()
         return end - self.started
 
     def _tick(self) -> None:
