@@ -1,4 +1,4 @@
-"""Timing of the infinite-width kernels (engine/infinite.py, SPEC §6).
+"""Timing of the infinite-width kernels (engine/infinite.py; docs/maths.md, infinite-width kernels).
 
 1. The analytic relu NTK, float64: N = 2000 points on the sphere, depth 20 (target: under 2 s on a
    2-core CPU). The first call compiles; compile = first call − the median of the next ones.

@@ -1,4 +1,4 @@
-"""1-D signals scaled to [0, 1] for the reconstruction experiment (SPEC §4, seed 003 Fig. 6).
+"""1-D signals scaled to [0, 1] for the reconstruction experiment (seed 003 Fig. 6; docs/maths.md, Reconstruction).
 
 Loading lives in the front end so that the engine stays pure numerics. Every failure is a
 UserError with a one-line message.

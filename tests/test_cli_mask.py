@@ -1,5 +1,5 @@
 """`ntk mask` and `ntk iterations` through the real entry point: the JSON must be the mathematics
-of SPEC §3 and §10 applied to the spectrum it reports, and bad input one line with code 2."""
+of docs/maths.md (shrinkage masks, iterations) applied to the spectrum it reports, and bad input one line with code 2."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_iterations_are_the_fewest_whole_steps_that_reach_tau(iterations_json):
 
 
 def test_heaviside_iterations_follow_its_exact_spectrum(iterations_json):
-    """σ_k = 1/(2 sin((2k−1)π/(4N+2))) exactly (SPEC §2), so T_k = ⌈log(1 − τ)/log(1 − (σ_k/σ₁)²)⌉."""
+    """σ_k = 1/(2 sin((2k−1)π/(4N+2))) exactly (docs/maths.md, the shallow Jacobian), so T_k = ⌈log(1 − τ)/log(1 − (σ_k/σ₁)²)⌉."""
     tau = iterations_json["tau"]
     k = np.arange(2, N + 1)
     sigma = 1.0 / (2.0 * np.sin((2 * np.arange(1, N + 1) - 1) * np.pi / (4 * N + 2)))

@@ -1,6 +1,6 @@
 """Condition number κ = λ_max/λ_min of the NTK against depth (seeds 001 and 002).
 
-Infinite width by default (SPEC §6: one pass over the depths per activation); --width W uses
+Infinite width by default (one pass over the depths per activation); --width W uses
 the empirical NTK of a sampled network instead, with W neurons in each of its L − 1 hidden
 layers (ntk parameterisation, seeded). σ_w defaults to the edge of chaos for abrelu-type
 activations (relu √2, abs and linear 1; σ_w² = 1/(a² + b²)) and to 1 otherwise; with σ_b = 0 κ

@@ -1,8 +1,8 @@
 """NTK of a deep MLP, empirical or at infinite width: λ_min, λ_max, condition number, spectrum.
 
-The empirical kernel is computed layer by layer (SPEC §5), never forming the Jacobian; layers
+The empirical kernel is computed layer by layer (docs/maths.md), never forming the Jacobian; layers
 wider than the chunk stream through memory and are spread over every local device. --infinite
-gives the infinite-width NTK Θ^L instead (SPEC §6, ntk parameterisation, σ_w² = sigma_w², in
+gives the infinite-width NTK Θ^L instead (ntk parameterisation, σ_w² = sigma_w², in
 float64): closed forms where they exist, else Gauss–Hermite quadrature with its error estimate
 (--order). Its depth L counts weight layers: --depth L, or the number of --hidden widths + 1
 (the widths themselves do not matter then); the JSON has "parameters": null and null hidden

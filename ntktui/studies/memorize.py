@@ -1,4 +1,4 @@
-"""Memorisation of random labels against width (SPEC §7, seed 000): networks n0 → w → 1 trained by
+"""Memorisation of random labels against width (seed 000; docs/maths.md): networks n0 → w → 1 trained by
 full-batch gradient descent on N random signs y = ±1; the final loss ½‖f(X) − y‖² (a sum over the
 points) and the fraction of points fitted, |f(x_i) − y_i| < ½ (which implies the right sign).
 
