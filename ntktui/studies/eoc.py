@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from ntktui.errors import UserError
-from ntktui.params import FLOAT, INT, Param
+from ntktui.params import FLOAT, Param
 from ntktui.studies import Study, shared
 from ntktui.studies.shared import (DEFAULT_N0, DEFAULT_SAMPLES, condition_plot, condition_table,
                                    infinite_conditions)
@@ -133,8 +133,7 @@ STUDY = Study(
         shared.DEPTHS,
         shared.DATA,
         shared.DATASET,
-        Param("samples", INT, None, help="Samples N for κ (default 100).",
-              flags=("--samples", "-n"), lo=1, default_text="100"),
+        shared.DATA_SAMPLES.with_(help="Samples N for κ (default 100)."),
         shared.N0.with_(default_text="100"),
         shared.SEED,
     ),

@@ -56,11 +56,7 @@ def analyse(progress, *, act, widths, n0, samples, data, scale, param, sigma_w, 
         "samples": int(sets[0].values.shape[0]),
         "data": [pts.description for pts in sets],
         "network": f"n0 → {FRONT[0]} → {FRONT[1]} → n3 → 1",
-        "param": param,
-        "scale": scale,
-        "sigma_w": sigma_w,
-        "sigma_b": sigma_b,
-        "seed": seed,
+        **shared.network_setting(param, scale, sigma_w, sigma_b, seed),
     }
     device = backend.default_device_name()
 

@@ -49,11 +49,7 @@ def analyse(progress, *, act, widths, samples, n0, steps, lr, scale, param, sigm
         "lr_rule": "given" if lr is not None else "1/λ_max(K₀)",
         "loss": "½‖f(X) − y‖² (sum over points)",
         "fit_tolerance": train.FIT_TOLERANCE,
-        "param": param,
-        "scale": scale,
-        "sigma_w": sigma_w,
-        "sigma_b": sigma_b,
-        "seed": seed,
+        **shared.network_setting(param, scale, sigma_w, sigma_b, seed),
     }
     device = backend.default_device_name()
     runs: list[list] = []

@@ -60,6 +60,9 @@ CHUNK = Param("chunk", INT, None, help="Neurons per chunk of a wide layer (defau
 N0 = Param("n0", INT, None, help="Input dimension of synthetic data.", lo=1)
 DATA = Param("data", TEXT, None, help="Inputs from an N × n0 .npy or .csv file instead of "
              "synthetic rows.", unit="file")
+# The number of points of a data set (--data aside); the depth and kernel studies default to 100.
+DATA_SAMPLES = Param("samples", INT, None, help="Samples N (default 100).",
+                     flags=("--samples", "-n"), lo=1, default_text="100")
 DATASETS = ("sphere", "clustered", "digits")
 DATASET = Param("dataset", TEXT, None, help="A named data set instead of --data: sphere "
                 "(synthetic, the default), clustered, or digits (scikit-learn's 8×8 handwritten "
@@ -74,6 +77,11 @@ ORDER = Param("order", INT, 64, help="Gauss–Hermite order for activations with
 SIGMA_W_EOC = Param("sigma_w", FLOAT, None, help="Weight scale σ_w (default: the edge of chaos for "
                     "relu/abs/linear/abrelu, else 1).", lo=0, lo_open=True,
                     default_text="the edge of chaos")
+
+
+def network_setting(param: str, scale: float, sigma_w: float, sigma_b: float, seed: int) -> dict:
+    """How a sampled network was drawn, as the sweeps' JSON states it."""
+    return {"param": param, "scale": scale, "sigma_w": sigma_w, "sigma_b": sigma_b, "seed": seed}
 
 
 # ---------------------------------------------------------------------------------------------
