@@ -45,10 +45,10 @@ def test_infinite_kernel_has_the_empirical_json_keys(infinite_json):
 
 def test_infinite_kernel_numbers_are_the_engines(infinite_json):
     from engine import activations, infinite as inf
-    from engine.mlp import synthetic_inputs
+    from engine.data import sphere_points
 
     r = infinite_json
-    x = synthetic_inputs(12, 4, 0)
+    x = sphere_points(12, 4, 0)
     K = inf.kernels(x, activations.get("relu"), 3, sigma_w2=1.3**2, sigma_b2=0.1**2).ntk
     ev = np.linalg.eigvalsh(np.asarray(K))
     np.testing.assert_allclose(r["eigenvalues"], ev, rtol=1e-10)
