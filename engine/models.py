@@ -69,9 +69,16 @@ class Model:
         return _as_rows(self.fn(self.params if params is None else params, self.state, x), x)
 
     def astype(self, dtype) -> "Model":
-        """The same model with its floating parameters and state cast to dtype."""
+        """The same model with its floating parameters and state cast to dtype (itself where they
+        already are; the cast model is kept, with its compiled programs)."""
+        dtype = jnp.dtype(dtype)
+        floating = [a.dtype for a in jax.tree.leaves((self.params, self.state))
+                    if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)]
+        if all(d == dtype for d in floating):
+            return self
         cast = lambda t: jax.tree.map(lambda a: _cast(a, dtype), t)  # noqa: E731
-        return Model(self.fn, cast(self.params), cast(self.state), self.kind, self.spec)
+        return self.program(("astype", dtype.name), lambda: Model(
+            self.fn, cast(self.params), cast(self.state), self.kind, self.spec))
 
     def program(self, name: str, build: Callable):
         """A jitted program of this model, built once."""
@@ -233,8 +240,8 @@ def forward_profile(model: Model, sample_shape, dtype, rows: int = 64) -> tuple[
     """(flops, temporary bytes) of one sample's forward pass, from XLA's analyses of the compiled
     forward pass on `rows` samples."""
     x = jax.ShapeDtypeStruct((rows, *sample_shape), dtype)
-    compiled = jax.jit(lambda p, s, x: _as_rows(model.fn(p, s, x), x)).lower(
-        model.params, model.state, x).compile()
+    compiled = model.program(("forward", x.shape, jnp.dtype(dtype).name), lambda: jax.jit(
+        lambda p, s, x: _as_rows(model.fn(p, s, x), x)).lower(model.params, model.state, x).compile())
     flops = 0.0
     try:
         ca = compiled.cost_analysis()
@@ -274,27 +281,18 @@ def memory_need(impl: str, model: Model, n1: int, n2: int, k: int, full: bool, b
                 activation_bytes: float, item: int) -> int:
     """Bytes an implementation holds at its peak with this block size, from sizes alone."""
     P = model.parameter_count
-    out = n1 * n2 * (k * k if full else 1) * item + n1 * n2 * (k * k if full else 1) * 8  # + host copy
-    base = (P + n1 + n2) * item + out
+    base = (P + n1 + n2) * item + _kernel_bytes(n1, n2, k, full, item)
     b = min(block, n1, n2)
     if impl == "contraction":
-        # two blocks of Jacobian rows and the vmapped reverse passes that make one of them
-        return int(base + 2 * b * k * P * item + b * (1 + k) * activation_bytes)
+        # two blocks of Jacobian rows and the contraction's copy of one (XLA's layout), or one held
+        # block and the vmapped reverse passes that make the next
+        return int(base + 3 * b * k * P * item + b * (1 + k) * activation_bytes)
     if impl == "products":
         # one block of Jacobian rows as tangents, pushed through all of x1 at once (the jvp holds
         # tangent activations for every tangent and sample)
-        return int(base + b * k * P * item + b * (1 + k) * activation_bytes
+        return int(base + 2 * b * k * P * item + b * (1 + k) * activation_bytes
                    + 2 * b * k * n1 * activation_bytes + b * k * n1 * k * item)
     raise AssertionError(impl)
-
-
-def _fitting_block(impl, model, n1, n2, k, full, act, item, available, start) -> int | None:
-    b = start
-    while b >= 1:
-        if memory_need(impl, model, n1, n2, k, full, b, act, item) <= available:
-            return b
-        b //= 2
-    return None
 
 
 def _default_block(impl, model, n1, n2, k, full, act, item) -> int:
@@ -416,19 +414,14 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
         return NTKResult(K, impl, why, outputs, (n1, n2), k, dtype.name, None, need, costs, 0.0, total)
 
     b = min(block or _default_block(impl, model, n1, n2, k, full, act, item), max(n1, n2))
-    need = memory_need(impl, model, n1, n2, k, full, b, act, item)
-    if need > available:
-        fit = _fitting_block(impl, model, n1, n2, k, full, act, item, available, b // 2)
-        hint = (f"; block {fit} would fit" if fit else
-                "; no block size fits: use fewer samples, float32 or the matrix-free spectrum")
-        raise InsufficientMemory(what + f" with block {b}", need, available, hint)
+    sizes = lambda blk: memory_need(impl, model, n1, n2, k, full, blk, act, item)  # noqa: E731
+    _refuse_unless_fits(what + f" with block {b}", sizes(b), sizes(b), available, b, sizes)
     costs = estimate_costs(model, n1, n2, k, symmetric, full, flops, act, b)
 
     start = time.perf_counter()
     run, xla_bytes = _compiled(model, impl, x1, None if symmetric else x2, b, full)
-    need = max(need, xla_bytes + _resident(n1, n2, k, full, b, model.parameter_count, item, impl))
-    backend_check(what + f" with block {b}", need, available, b, impl, model, n1, n2, k, full,
-                  act, item)
+    need = max(sizes(b), xla_bytes + _kernel_bytes(n1, n2, k, full, item))
+    _refuse_unless_fits(what + f" with block {b}", need, sizes(b), available, b, sizes)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     K = run()
@@ -436,18 +429,23 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
                      time.perf_counter() - start)
 
 
-def backend_check(what, need, available, b, impl, model, n1, n2, k, full, act, item):
-    """XLA's own count of the compiled block programs, checked before anything runs."""
-    if need > available:
-        fit = _fitting_block(impl, model, n1, n2, k, full, act, item, available, b // 2)
-        hint = f"; block {fit} may fit" if fit else "; use fewer samples or float32"
-        raise InsufficientMemory(what, need, available, hint)
+def _refuse_unless_fits(what, need, estimated, available, b, sizes):
+    """Refuse before anything runs, naming a smaller block that fits: the size estimate of each
+    block size, scaled by how far XLA's count of the compiled programs exceeded it."""
+    if need <= available:
+        return
+    ratio = max(1.0, need / max(estimated, 1))
+    fit = b // 2
+    while fit >= 1 and sizes(fit) * ratio > available:
+        fit //= 2
+    hint = (f"; block {fit} would fit" if fit >= 1 else
+            "; no block size fits: use fewer samples, float32 or the matrix-free spectrum")
+    raise InsufficientMemory(what, need, available, hint)
 
 
-def _resident(n1, n2, k, full, b, P, item, impl) -> int:
-    """Arrays held between the block programs: the kernel (and its host copy), Jacobian blocks."""
-    out = n1 * n2 * (k * k if full else 1) * (item + 8)
-    return int(out + (2 if impl == "contraction" else 1) * b * k * P * item)
+def _kernel_bytes(n1, n2, k, full, item) -> int:
+    """The kernel on the host and the symmetrised copy made from it."""
+    return int(2 * n1 * n2 * (k * k if full else 1) * item)
 
 
 def _pad_blocks(x, b):
@@ -475,15 +473,20 @@ def _compiled(model: Model, impl: str, x1, x2, b: int, full: bool):
     p, s = model.params, model.state
     blocks1, n1 = _pad_blocks(x1, b)
     blocks2, n2 = (blocks1, n1) if symmetric else _pad_blocks(x2, b)
-    jac = jax.jit(partial_jac(model)).lower(p, s, blocks1[0]).compile()
+    dtype = x1.dtype
+    key = (blocks1[0].shape, dtype.name)
+    jac = model.program(("jacobian", key), lambda: jax.jit(partial_jac(model)).lower(
+        p, s, blocks1[0]).compile())
     J = jax.eval_shape(partial_jac(model), p, s, blocks1[0])
     k = jax.tree.leaves(J)[0].shape[1]
-    dtype = x1.dtype
+    held = sum(math.prod(j.shape) * j.dtype.itemsize for j in jax.tree.leaves(J))
     if impl == "contraction":
-        contract = jax.jit(lambda a, c: _contract(a, c, full)).lower(J, J).compile()
-        xla = max(_xla_bytes(jac), _xla_bytes(contract))
+        contract = model.program(("contract", key, full), lambda: jax.jit(
+            lambda a, c: _contract(a, c, full)).lower(J, J).compile())
+        xla = max(_xla_bytes(jac) + held, _xla_bytes(contract))  # a row block is held meanwhile
     else:
-        push = jax.jit(lambda p, s, x, J: _push(model, p, s, x, J, full)).lower(p, s, x1, J).compile()
+        push = model.program(("push", key, x1.shape, full), lambda: jax.jit(
+            lambda p, s, x, J: _push(model, p, s, x, J, full)).lower(p, s, x1, J).compile())
         xla = max(_xla_bytes(jac), _xla_bytes(push))
 
     def run():
@@ -518,8 +521,9 @@ def _compiled(model: Model, impl: str, x1, x2, b: int, full: bool):
             K = K[..., :n2, :] if full else K[:, :n2]
         if full:
             K = np.ascontiguousarray(K).reshape(n1 * k, n2 * k)
-        if symmetric:
-            K = (K + K.T) / 2  # exact up to round-off: both halves come from one computation
+        if symmetric:  # exact up to round-off: both halves come from one computation
+            K = K + K.T
+            K *= 0.5
         return K
 
     return run, xla
