@@ -393,48 +393,69 @@ def lambda_min(op: KernelOperator, *, tol: float = 1e-6, max_dim: int | None = N
 
 @dataclass
 class Density:
-    """The eigenvalue density of K on a grid (of log10 λ where log, else of λ), smoothed by a
-    Gaussian of width sigma, integrating to one. standard_error is the sampling error over the
-    probe vectors (one standard error of their mean, a statistical estimate); quadrature_change
-    the largest change from half the Lanczos steps to all of them (small when the steps suffice)."""
+    """The eigenvalue density of K by stochastic Lanczos quadrature, two ways.
+
+    - values on `grid` (λ, linear): the density smoothed by a Gaussian of width sigma, integrating
+      to one; standard_error is its sampling error over the probes (one standard error of their
+      mean: a statistical estimate); quadrature_change is the largest change from half the
+      Lanczos steps to all of them (small when the steps suffice).
+    - the fraction of eigenvalues at or below each of `thresholds` (log-spaced from the round-off
+      floor to λ_max), between cdf_lower and cdf_upper: for each probe these are the
+      Chebyshev–Markov–Stieltjes bounds of its Gauss quadrature (rigorous in exact arithmetic),
+      averaged over the probes; cdf_standard_error is the sampling error of that average.
+      This is the view that resolves a spectrum spanning many decades."""
 
     grid: np.ndarray
     values: np.ndarray
     standard_error: np.ndarray
     quadrature_change: float
-    log: bool
     sigma: float
-    below_floor_fraction: float
+    thresholds: np.ndarray
+    cdf_lower: np.ndarray
+    cdf_upper: np.ndarray
+    cdf_standard_error: np.ndarray
     trace_estimate: float
     trace_standard_error: float
     probes: int
     steps: int
     floor: float
 
+    @property
+    def below_floor_fraction(self) -> tuple[float, float]:
+        """(lower, upper) bounds on the fraction of eigenvalues at or below the floor."""
+        return float(self.cdf_lower[0]), float(self.cdf_upper[0])
+
     def as_dict(self) -> dict:
         return {"grid": self.grid.tolist(), "values": self.values.tolist(),
-                "standard_error": self.standard_error.tolist(), "log": self.log,
-                "sigma": self.sigma, "quadrature_change": self.quadrature_change,
-                "below_floor_fraction": self.below_floor_fraction,
+                "standard_error": self.standard_error.tolist(), "sigma": self.sigma,
+                "quadrature_change": self.quadrature_change,
+                "thresholds": self.thresholds.tolist(), "cdf_lower": self.cdf_lower.tolist(),
+                "cdf_upper": self.cdf_upper.tolist(),
+                "cdf_standard_error": self.cdf_standard_error.tolist(),
                 "trace_estimate": self.trace_estimate,
                 "trace_standard_error": self.trace_standard_error, "probes": self.probes,
                 "steps": self.steps, "floor": self.floor}
 
 
 def lanczos_quadrature(op: KernelOperator, probes: int, steps: int, seed: int = 0,
-                       progress: Callable | None = None):
+                       progress: Callable | None = None, vectors=None):
     """For each of `probes` Rademacher vectors z (normalised), `steps` Lanczos steps from it, fully
     reorthogonalised, run side by side (one product of `probes` vectors per step). Returns the
     Gauss quadrature of each probe: nodes (probes, steps) and weights (probes, steps), with
     Σ_j w_j g(θ_j) ≈ zᵀ g(K) z / zᵀz, exact for polynomials g of degree < 2·steps.
-    Probes whose Krylov space closes early get zero-weight padding nodes."""
+    Probes whose Krylov space closes early get zero-weight padding nodes. `vectors` (size, probes),
+    where given, replaces the Rademacher probes (each is normalised)."""
     n = op.size
     steps = min(steps, n)
     host = probes * steps * n * 8 + 3 * n * probes * 8
     _check_memory(op, f"stochastic Lanczos quadrature ({probes} probes × {steps} steps) of a "
                   f"{n} × {n} kernel", host, probes, "; use fewer probes or steps")
     rng = np.random.default_rng(seed)
-    Z = rng.choice([-1.0, 1.0], size=(n, probes)) / math.sqrt(n)
+    if vectors is None:
+        Z = rng.choice([-1.0, 1.0], size=(n, probes)) / math.sqrt(n)
+    else:
+        Z = np.asarray(vectors, np.float64).reshape(n, probes)
+        Z = Z / np.linalg.norm(Z, axis=0)
     Qs = np.zeros((steps, n, probes))
     alpha = np.zeros((probes, steps))
     beta = np.zeros((probes, steps))
@@ -474,36 +495,53 @@ def _smoothed(nodes, weights, grid, sigma):
     return np.einsum("pj,pjt->pt", weights, np.exp(-0.5 * d * d)) / (sigma * math.sqrt(2 * math.pi))
 
 
+def _gauss(alpha, beta, L):
+    T = np.diag(alpha[:L]) + np.diag(beta[: L - 1], 1) + np.diag(beta[: L - 1], -1)
+    th, S = np.linalg.eigh(T)
+    return th, S[0] ** 2
+
+
+def _cms_bounds(nodes, weights, thresholds):
+    """Chebyshev–Markov–Stieltjes: for a measure whose Gauss rule has nodes x₁ < … < x_m and
+    weights w, μ(−∞, t] lies between the weights of the nodes below the last node ≤ t and the
+    weights up to the first node > t."""
+    order = np.argsort(nodes)
+    cum = np.concatenate([[0.0], np.cumsum(weights[order])])
+    c = np.searchsorted(nodes[order], thresholds, side="right")
+    m = len(nodes)
+    return cum[np.maximum(c - 1, 0)], cum[np.minimum(c + 1, m)]
+
+
 def density(op: KernelOperator, *, probes: int = 8, steps: int = 40, points: int = 200,
-            log: bool = True, sigma: float | None = None, seed: int = 0,
+            sigma: float | None = None, seed: int = 0,
             progress: Callable | None = None) -> Density:
-    """The eigenvalue density of K by stochastic Lanczos quadrature (see lanczos_quadrature).
-    On a log grid eigenvalues at or below the round-off floor are counted at the floor."""
+    """The eigenvalue density of K by stochastic Lanczos quadrature (see lanczos_quadrature and
+    Density): a smoothed density on a linear grid, and bounds on the fraction of eigenvalues below
+    log-spaced thresholds."""
     if probes < 2 or steps < 2:
         raise EngineError(f"the density needs at least 2 probes and 2 steps, got {probes} and {steps}")
     nodes, weights, alpha, beta, length = lanczos_quadrature(op, probes, steps, seed, progress)
+    steps = nodes.shape[1]
     top = float(nodes.max())
     floor = roundoff_floor(op.samples, top, op.dtype)
-    below = float(np.mean(np.sum(weights * (nodes <= floor), axis=1)))
-
-    def transform(t):
-        return np.log10(np.maximum(t, floor)) if log else t
-
-    lo, hi = (math.log10(floor), math.log10(top)) if log else (0.0, top)
-    width = hi - lo or 1.0
-    sigma = sigma or width / 60
-    grid = np.linspace(lo - 3 * sigma, hi + 3 * sigma, points)
-    per_probe = _smoothed(transform(nodes), weights, grid, sigma)
+    sigma = sigma or top / 100
+    grid = np.linspace(-3 * sigma, top + 3 * sigma, points)
+    per_probe = _smoothed(nodes, weights, grid, sigma)
     values = per_probe.mean(axis=0)
     se = per_probe.std(axis=0, ddof=1) / math.sqrt(probes)
     # The quadrature of half the steps: the leading block of each tridiagonal matrix.
-    half_n, half_w = np.zeros((probes, steps // 2)), np.zeros((probes, steps // 2))
+    half = np.zeros((2, probes, max(steps // 2, 1)))
     for p in range(probes):
         L = min(length[p], steps // 2)
-        T = np.diag(alpha[p, :L]) + np.diag(beta[p, : L - 1], 1) + np.diag(beta[p, : L - 1], -1)
-        th, S = np.linalg.eigh(T)
-        half_n[p, :L], half_w[p, :L] = th, S[0] ** 2
-    change = float(np.abs(_smoothed(transform(half_n), half_w, grid, sigma).mean(axis=0) - values).max())
+        half[0, p, :L], half[1, p, :L] = _gauss(alpha[p], beta[p], L)
+    change = float(np.abs(_smoothed(half[0], half[1], grid, sigma).mean(axis=0) - values).max())
+    thresholds = np.logspace(math.log10(floor), math.log10(top), max(points // 4, 2))
+    lower, upper = np.empty((probes, thresholds.size)), np.empty((probes, thresholds.size))
+    for p in range(probes):
+        L = length[p]
+        lower[p], upper[p] = _cms_bounds(nodes[p, :L], weights[p, :L], thresholds)
+    mid = (lower + upper) / 2
     tr = op.size * np.sum(weights * nodes, axis=1)  # zᵀKz with ±1 entries: unbiased for tr K
-    return Density(grid, values, se, change, log, float(sigma), below, float(tr.mean()),
+    return Density(grid, values, se, change, float(sigma), thresholds, lower.mean(0), upper.mean(0),
+                   mid.std(axis=0, ddof=1) / math.sqrt(probes), float(tr.mean()),
                    float(tr.std(ddof=1) / math.sqrt(probes)), probes, steps, floor)
