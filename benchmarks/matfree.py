@@ -51,7 +51,7 @@ def main(argv=None) -> None:
     ap.add_argument("--top", type=int, default=100)
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--act", default="sin")
-    ap.add_argument("--scale", type=float, default=10.0)
+    ap.add_argument("--scale", type=float, default=3.0)
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--block-size", type=int, default=None)
     ap.add_argument("--max-dim", type=int, default=None)

@@ -186,21 +186,20 @@ class Trace:
     diagonal: np.ndarray  # K's diagonal: Σ_o ‖∇f_o(x_i)‖² (trace) or ‖∇f_o(x_i)‖² (full)
 
 
-def exact_trace(op: KernelOperator, *, block: int | None = None) -> Trace:
-    """tr K = Σ_i ‖∇_θ f(x_i)‖², exactly, from per-sample gradients in blocks of samples."""
+def exact_trace(op: KernelOperator, *, block: int = 4) -> Trace:
+    """tr K = Σ_i ‖∇_θ f(x_i)‖², exactly, from per-sample gradients: for each block of `block`
+    samples, one reverse pass per (sample, output) cotangent over the block. Small blocks are
+    fastest (each reverse pass runs over the whole block); on the 2-core CPU this was 4.7 times
+    faster than vmap of per-sample gradients on a 2-256-256-256-1 network."""
     model, k = op.model, op.k
-    item = op.dtype.itemsize
-    if block is None:
-        per = k * op.parameter_count * item + (1 + k) * op.activation_bytes
-        block = int(max(1, min(op.samples, PRODUCT_BUDGET // per)))
+    block = max(1, min(int(block), op.samples))
     xb = op._blocks(block)
 
     def norms(p, s, xr):
-        def one(xi):
-            J = jax.jacrev(lambda q: _as_rows(model.fn(q, s, xi[None]), xi[None])[0])(p)
-            return sum(jnp.sum(j.reshape(k, -1) ** 2, axis=1) for j in jax.tree.leaves(J))
-
-        return jax.vmap(one)(xr)  # (rows, k)
+        _, vjp = jax.vjp(lambda q: _as_rows(model.fn(q, s, xr), xr), p)
+        basis = jnp.eye(block * k, dtype=xr.dtype).reshape(block * k, block, k)
+        G = jax.vmap(lambda c: vjp(c)[0])(basis)  # leaves (block·k, …): one gradient per row
+        return sum(jnp.sum(g.reshape(g.shape[0], -1) ** 2, axis=1) for g in jax.tree.leaves(G))
 
     fn = jax.jit(lambda p, s, xb: lax.map(lambda xr: norms(p, s, xr), xb))
     d = np.asarray(fn(model.params, model.state, xb), np.float64).reshape(-1, k)[: op.samples]
@@ -243,26 +242,25 @@ class Eigenpairs:
 
 
 def _orthonormalise(Z, Q, rng, scale):
-    """An orthonormal basis of Z's columns orthogonal to Q's, by classical Gram–Schmidt twice;
-    a column that vanishes (the Krylov space is invariant) is replaced by a random direction."""
-    for _ in range(2):
-        if Q.shape[1]:
-            Z = Z - Q @ (Q.T @ Z)
-    out = np.empty_like(Z)
-    for j in range(Z.shape[1]):
-        z = Z[:, j]
-        for attempt in range(3):
-            prev = out[:, :j]
-            for _ in range(2):
-                if Q.shape[1]:
-                    z = z - Q @ (Q.T @ z)
-                z = z - prev @ (prev.T @ z)
-            n = np.linalg.norm(z)
-            if n > 1e-10 * scale:
-                break
-            z, scale = rng.standard_normal(Z.shape[0]), 1.0
-        out[:, j] = z / n
-    return out
+    """An orthonormal basis of Z's columns orthogonal to Q's: block classical Gram–Schmidt twice
+    against Q, then QR within the block. A column that vanishes (the Krylov space is invariant,
+    or the block is rank-deficient) is replaced by a random direction."""
+    def project(Z):
+        for _ in range(2):
+            if Q.shape[1]:
+                Z = Z - Q @ (Q.T @ Z)
+        return Z
+
+    Z = project(Z)
+    for _ in range(3):
+        U, R = np.linalg.qr(Z)
+        weak = np.abs(np.diag(R)) <= 1e-10 * scale
+        if not weak.any():
+            return U
+        Z = Z.copy()
+        Z[:, weak] = project(rng.standard_normal((Z.shape[0], int(weak.sum()))))
+        scale = max(scale, 1.0)
+    raise EngineError("could not extend the Krylov basis (the kernel's range is exhausted)")
 
 
 def _ritz(Q, W, H, count, which):

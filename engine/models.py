@@ -259,16 +259,30 @@ def forward_profile(model: Model, sample_shape, dtype, rows: int = 64) -> tuple[
     return flops, max(temp, 4.0 * item * math.prod(sample_shape))
 
 
+# Writing a per-sample Jacobian is memory-bound (an outer product per weight matrix); measured on
+# the 2-core CPU (benchmarks/models.py) it costs about 20 flops' time per byte, and contracting two
+# Jacobian blocks about 2.5 times its flop count. Products (jvp) run near the matmul rate.
+JACOBIAN_BYTE_FLOPS = 20.0
+CONTRACTION_OVERHEAD = 2.5
+
+
 def estimate_costs(model: Model, n1: int, n2: int, k: int, symmetric: bool, full: bool,
-                   forward_flops: float, activation_bytes: float, block: int) -> Costs:
+                   forward_flops: float, activation_bytes: float, item: int,
+                   block: int | None = None) -> Costs:
+    """Estimated cost (flop-equivalents) of each implementation with its block size: the given
+    one, or the default the implementation would use."""
     P, F = model.parameter_count, forward_flops
     pairs = n1 * n2 / 2 if symmetric else n1 * n2
-    jac = (1 + 2 * k) * F  # one sample's Jacobian: a forward pass and k backward passes
-    nb = math.ceil(n1 / block)
-    recomputed = (n1 + nb * n2 / (2 if symmetric else 1))  # column blocks are recomputed per row block
+    # one sample's Jacobian: a forward pass, k backward passes, and k·P numbers written
+    jac = (1 + 2 * k) * F + JACOBIAN_BYTE_FLOPS * k * P * item
+    bc = block or _default_block("contraction", model, n1, n2, k, full, activation_bytes, item)
+    bp = block or _default_block("products", model, n1, n2, k, full, activation_bytes, item)
+    # column blocks are recomputed for each row block
+    recomputed = n1 + math.ceil(n1 / bc) * n2 / (2 if symmetric else 1)
     flops = {
-        "contraction": recomputed * jac + 2.0 * pairs * k * (k if full else 1) * P,
-        "products": n2 * jac + n1 * n2 * k * 2 * F + math.ceil(n2 / block) * n1 * F,
+        "contraction": recomputed * jac
+        + CONTRACTION_OVERHEAD * 2.0 * pairs * k * (k if full else 1) * P,
+        "products": n2 * jac + n1 * n2 * k * 2 * F + math.ceil(n2 / bp) * n1 * F,
     }
     if model.kind == "mlp" and symmetric:
         n = model.spec.widths
@@ -358,8 +372,9 @@ def choose_implementation(model: Model, n1: int, n2: int, k: int, *, symmetric: 
     if implementation != "auto":
         return implementation, "chosen"
     if layerwise_ok:
-        return "layerwise", (f"one of ntk's own MLPs: layer-wise {fl['layerwise']:.2g} flop against "
-                             f"{min(fl['contraction'], fl['products']):.2g} for the generic ones")
+        return "layerwise", (f"one of ntk's own MLPs: layer-wise {fl['layerwise']:.2g} flops against "
+                             f"{min(fl['contraction'], fl['products']):.2g} flop-equivalents for "
+                             "the generic ones")
     act = costs.activation_bytes
     fits = [i for i in ("contraction", "products")
             if memory_need(i, model, n1, n2, k, full, 1, act, item) <= available]
@@ -367,8 +382,9 @@ def choose_implementation(model: Model, n1: int, n2: int, k: int, *, symmetric: 
         return "contraction", "neither generic implementation fits in memory"
     best = min(fits, key=lambda i: fl[i])
     other = "products" if best == "contraction" else "contraction"
-    why = (f"{best} {fl[best]:.2g} flop against {other} {fl[other]:.2g} "
-           f"(forward pass {costs.forward_flops:.3g} flop per sample, {costs.parameters} parameters)")
+    why = (f"estimated cost of {best} {fl[best]:.2g} flop-equivalents against {other} "
+           f"{fl[other]:.2g} (forward pass {costs.forward_flops:.3g} flop per sample, "
+           f"{costs.parameters} parameters)")
     if other not in fits:
         why += f"; {other} would not fit in memory"
     return best, why
@@ -398,8 +414,7 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
     n1, n2 = x1.shape[0], x2.shape[0]
     full = outputs == "full" and k > 1
     flops, act = forward_profile(model, x1.shape[1:], dtype)
-    guess = block or 64
-    costs = estimate_costs(model, n1, n2, k, symmetric, full, flops, act, guess)
+    costs = estimate_costs(model, n1, n2, k, symmetric, full, flops, act, item, block)
     available = backend.available_bytes()
     impl, why = choose_implementation(model, n1, n2, k, symmetric=symmetric, full=full, costs=costs,
                                       item=item, available=available, implementation=implementation)
@@ -416,7 +431,6 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
     b = min(block or _default_block(impl, model, n1, n2, k, full, act, item), max(n1, n2))
     sizes = lambda blk: memory_need(impl, model, n1, n2, k, full, blk, act, item)  # noqa: E731
     _refuse_unless_fits(what + f" with block {b}", sizes(b), sizes(b), available, b, sizes)
-    costs = estimate_costs(model, n1, n2, k, symmetric, full, flops, act, b)
 
     start = time.perf_counter()
     run, xla_bytes = _compiled(model, impl, x1, None if symmetric else x2, b, full)
