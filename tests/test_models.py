@@ -85,7 +85,7 @@ def test_layerwise_path_for_ntks_own_mlp_agrees_and_is_chosen():
 def test_cost_model_prefers_contraction_for_a_cnn_and_products_for_a_lookup_table():
     """Contraction costs ≈ N²·P, products ≈ N²·[FP]: a convolution reuses its few weights at every
     pixel ([FP] ≫ P), a lookup table touches one entry of many (P ≫ [FP])."""
-    cnn = models.empirical_ntk(zoo.model("cnn", "function"), zoo.inputs("cnn", 4))
+    cnn = models.empirical_ntk(zoo.model("cnn", "function"), zoo.inputs("cnn", 24))
     assert cnn.implementation == "contraction"
     assert cnn.costs.flops["contraction"] < cnn.costs.flops["products"]
     assert cnn.costs.forward_flops > cnn.costs.parameters  # XLA's count of the forward pass
