@@ -457,6 +457,14 @@ def _refuse_unless_fits(what, need, estimated, available, b, sizes):
     raise InsufficientMemory(what, need, available, hint)
 
 
+def dense_memory_need(samples: int, k: int = 1, outputs: str = "trace", dtype="float64") -> int:
+    """Bytes the dense kernel and its eigenvalues need at the least (the kernel, its symmetrised
+    copy and the float64 copy an eigensolver works on), whatever the implementation: a front end
+    compares it with engine.backend.available_bytes() to go matrix-free (engine.matfree) instead."""
+    n = samples * (k if outputs == "full" else 1)
+    return _kernel_bytes(n, n, 1, False, jnp.dtype(dtype).itemsize) + n * n * 8
+
+
 def _kernel_bytes(n1, n2, k, full, item) -> int:
     """The kernel on the host and the symmetrised copy made from it."""
     return int(2 * n1 * n2 * (k * k if full else 1) * item)
