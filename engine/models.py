@@ -215,7 +215,7 @@ def _push(model: Model, params, state, x, J, full: bool):
     return jnp.einsum("bknk->nb", out)
 
 
-def partial_jac(model):
+def _jacobian_program(model):
     return lambda p, s, xb: _per_sample_jacobian(model, p, s, xb)
 
 
@@ -497,9 +497,9 @@ def _compiled(model: Model, impl: str, x1, x2, b: int, full: bool):
     blocks2, n2 = (blocks1, n1) if symmetric else _pad_blocks(x2, b)
     dtype = x1.dtype
     key = (blocks1[0].shape, dtype.name)
-    jac = model.program(("jacobian", key), lambda: jax.jit(partial_jac(model)).lower(
+    jac = model.program(("jacobian", key), lambda: jax.jit(_jacobian_program(model)).lower(
         p, s, blocks1[0]).compile())
-    J = jax.eval_shape(partial_jac(model), p, s, blocks1[0])
+    J = jax.eval_shape(_jacobian_program(model), p, s, blocks1[0])
     k = jax.tree.leaves(J)[0].shape[1]
     held = sum(math.prod(j.shape) * j.dtype.itemsize for j in jax.tree.leaves(J))
     if impl == "contraction":
