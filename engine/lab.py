@@ -366,14 +366,22 @@ class Study:
     def finished(self) -> bool:
         return len(self.done) == len(self.initial.steps)
 
+    @property
+    def diverged(self) -> bool:
+        """The network's outputs stopped being finite (GD left the stable region)."""
+        return bool(self._state.get("diverged"))
+
     def summary(self) -> Summary:
         return summarise(self.done)
 
     def run(self) -> Iterator[Checkpoint]:
         """Yield the checkpoints not yet reached, training between them; stops early (keeping
         what is done) when the consumer stops iterating or `cancelled()` turns true between
-        chunks. A later `run()` continues from where it stopped."""
+        chunks. A later `run()` continues from where it stopped. A checkpoint whose outputs are
+        no longer finite is the last one: training has diverged."""
         s = self._state
+        if self.diverged:
+            return
         for t in self.initial.steps[len(self.done):]:
             t = int(t)
             start = time.perf_counter()
@@ -387,7 +395,10 @@ class Study:
             train_s = time.perf_counter() - start
             checkpoint = self._measure(t, train_s)
             self.done.append(checkpoint)
+            s["diverged"] = not np.all(np.isfinite(checkpoint.network))
             yield checkpoint
+            if self.diverged:
+                return
 
     def _measure(self, t: int, train_s: float) -> Checkpoint:
         start = time.perf_counter()
@@ -435,7 +446,9 @@ def train_study(net: Network, data: Data, *, steps: int, lr: float | None = None
         raise EngineError(f"the network takes {net.inputs}-D coordinates but the data are "
                           f"{data.inputs}-D")
     if train == "all" and not net.spec.act.has_derivative:
-        net.spec.act.derivative(0.0)  # the registry's one-line refusal
+        raise EngineError(f"{net.spec.act.name} has zero derivative almost everywhere, so GD cannot "
+                          "train its hidden layers; train only the last layer, or choose an "
+                          "activation with a derivative")
     schedule = np.concatenate([[0], checkpoint_steps(steps, checkpoints)])
     N, L = data.train_samples, data.y.size
     band_list = make_bands(N, bands)
@@ -456,7 +469,7 @@ def train_study(net: Network, data: Data, *, steps: int, lr: float | None = None
     if lr is not None and lr * lam[0] >= 2:
         raise EngineError(f"the step η = {lr:.4g} is at or beyond the stability edge "
                           f"2/λ_max(K₀) = {2 / lam[0]:.4g}: GD would diverge; choose a smaller one")
-    eta = 1.0 / lam[0] if lr is None else float(lr)
+    eta = float(1.0 / lam[0]) if lr is None else float(lr)
     f0 = np.asarray(_apply(model.spec, model.params, z_all64), np.float64)
     c0 = np.asarray(xp.asarray(f0[data.train] - data.y_train) @ U)
     freq = frequencies(U, data.train_shape)
@@ -510,6 +523,7 @@ def payload(initial: Initial, checkpoints: list[Checkpoint]) -> dict:
         "residual0": _numbers(initial.residual0),
         "steps": [int(t) for t in s.steps],
         "finished": len(checkpoints) == len(initial.steps),
+        "diverged": not np.all(np.isfinite(checkpoints[-1].network)),
         "bands": [{"first": a, "last": b, "measured": _numbers(s.measured[:, k]),
                    "predicted": _numbers(s.predicted[:, k])}
                   for k, (a, b) in enumerate(initial.bands)],

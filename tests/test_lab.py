@@ -357,3 +357,21 @@ def test_payload_holds_issue_13_keys_as_plain_data(signal64):
     below = ~study.initial.resolved
     assert below.any() and all(p["eigenvalues"][i] is None for i in np.flatnonzero(below))
     assert p["deviation"] == study.summary().deviation
+
+
+def test_a_diverged_run_stops_at_its_first_non_finite_checkpoint(signal64):
+    net = co.build(co.CoordinateSpec(1, (16,), activation="tanh"), seed=0)
+    study = lab.train_study(net, signal64, steps=100, checkpoints=6)
+    program = study._state["program"]
+
+    def blows_up(params, *args):  # what GD past its stable step does, within one chunk
+        params, losses = program(params, *args)
+        return [{k: v * np.inf for k, v in layer.items()} for layer in params], losses
+
+    done = [next(iter(study)), next(iter(study))]  # steps 0 and 1 trained normally
+    study._state["program"] = blows_up
+    rest = list(study)
+    assert len(rest) == 1 and study.diverged and not study.finished
+    assert np.isnan(rest[0].psnr_test) and list(study.run()) == []
+    assert lab.payload(study.initial, study.done)["diverged"]
+    assert all(np.isfinite(c.psnr_test) for c in done)
