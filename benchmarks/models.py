@@ -22,10 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import backend, mlp, models, ntk  # noqa: E402
+from engine import backend, data, mlp, models, ntk  # noqa: E402
 
 backend.configure()
-import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -34,7 +33,7 @@ from ntk_throughput import best_of, machine  # noqa: E402
 
 def one(N: int, dtype) -> dict:
     spec = mlp.MLPSpec((400, 8 * N, 400, 1), "cos", 1.0, "ntk", 1.0, 0.0)
-    x = mlp.synthetic_inputs(N, 400, 0)
+    x = data.sphere_points(N, 400, 0)
     params = mlp.init(spec, 0, dtype)
     xj = jnp.asarray(x, dtype)
     plan = ntk.choose_plan(spec, N, dtype)

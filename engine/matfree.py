@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
 from engine.models import Model, _as_rows, as_model, check_per_sample, forward_profile  # noqa: E402
-from engine.ntk import roundoff_floor  # noqa: E402
+from engine.backend import roundoff_floor  # noqa: E402
 
 # What one product's temporaries may take (the row block is sized to it).
 PRODUCT_BUDGET = 256 * 1024**2

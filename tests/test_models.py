@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import model_zoo as zoo
-from engine import mlp, models
+from engine import data, mlp, models
 from engine.errors import EngineError, InsufficientMemory
 
 import jax  # noqa: E402  (engine configured float64 on import)
@@ -67,14 +67,14 @@ def test_full_outputs_and_cross_kernels_are_blocks_of_one_kernel(form):
 def test_layerwise_path_for_ntks_own_mlp_agrees_and_is_chosen():
     spec = mlp.MLPSpec((3, 9, 7, 2), "cos", 1.3, "ntk", 1.2, 0.3)
     params = mlp.init(spec, 4)
-    x = mlp.synthetic_inputs(6, 3, 5)
+    x = data.sphere_points(6, 3, 5)
     auto = models.empirical_ntk((spec, params), x)
     assert auto.implementation == "layerwise" and "own MLP" in auto.reason
     for impl in ("contraction", "products"):
         other = models.empirical_ntk((spec, params), x, implementation=impl, block=4)
         assert _rel(other.matrix, auto.matrix) < REL
     # A cross-kernel is not the layer-wise formula's: auto falls back, a request is refused.
-    x2 = mlp.synthetic_inputs(2, 3, 6)
+    x2 = data.sphere_points(2, 3, 6)
     assert models.empirical_ntk((spec, params), x, x2).implementation in ("contraction", "products")
     with pytest.raises(EngineError, match="K\\(x, x\\)"):
         models.empirical_ntk((spec, params), x, x2, implementation="layerwise")
