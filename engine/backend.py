@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 _configured = False
 
@@ -121,11 +122,34 @@ def host_available_bytes() -> int:
     return int(avail)
 
 
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
+          "tib": 2**40}
+
+
+def parse_bytes(text: str, name: str = "NTK_MEMORY_BUDGET") -> int:
+    """'4GiB', '512 MB', '2e9', '1.5g' → bytes; an EngineError of one line otherwise."""
+    import re
+
+    from engine.errors import EngineError
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _UNITS:
+        raise EngineError(f"{name}={text!r} is not a size; write it like 4GiB, 512MB or 2e9 "
+                          "(bytes)")
+    value = float(m.group(1)) * _UNITS[unit]
+    if not value >= 1:
+        raise EngineError(f"{name}={text!r} must be at least 1 byte")
+    return int(value)
+
+
 def available_bytes() -> int:
-    """Memory the first device can still allocate: the GPU's free memory, or the host's."""
+    """Memory the first device can still allocate: the GPU's free memory, or the host's, or the
+    budget NTK_MEMORY_BUDGET sets (4GiB, 512MB, 2e9: bytes)."""
     override = os.environ.get("NTK_MEMORY_BUDGET")
-    if override:
-        return int(float(override))
+    if override is not None:
+        return parse_bytes(override)
     import jax
 
     dev = jax.devices()[0]
@@ -149,10 +173,11 @@ def roundoff_floor(dimension: int, scale, dtype) -> float:
     return float(dimension * float(jnp.finfo(dtype).eps) * abs(scale))
 
 
-def check_fits(what: str, needed: int) -> None:
-    """Refuse a request before allocating when its matrices would not fit."""
+def check_fits(what: str, needed: int, fits: "Callable[[int], str] | None" = None) -> None:
+    """Refuse a request before allocating when its matrices would not fit. `fits(available)`
+    says what would (e.g. "; up to N = 38,000 fits"), appended to the message."""
     from engine.errors import InsufficientMemory
 
     available = available_bytes()
     if needed > available:
-        raise InsufficientMemory(what, needed, available)
+        raise InsufficientMemory(what, needed, available, fits(available) if fits else "")

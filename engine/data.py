@@ -73,3 +73,35 @@ def close_pairs(n_pairs: int, n0: int, angle, seed: int = 0) -> tuple[np.ndarray
     X[0::2], X[1::2] = x, z
     pairs = np.stack([np.arange(0, 2 * n_pairs, 2), np.arange(1, 2 * n_pairs, 2)], axis=1)
     return X * math.sqrt(n0), pairs
+
+
+# --- matrices before LAPACK ---------------------------------------------------------------------
+# LAPACK writes "On entry to DLASCL parameter number 4 had an illegal value" to stdout when an SVD
+# or eigensolver gets inf or NaN (an activation that overflows: relu1000, relu2 at scale 1e200).
+# No non-finite matrix reaches it: checked on the host, or, inside a compiled program, replaced by
+# zeros with a flag the caller turns into this error.
+
+
+def overflow_error(what: str) -> EngineError:
+    return EngineError(f"{what} overflowed (inf or nan entries): lower the scale, or choose an "
+                       "activation that stays finite there")
+
+
+def require_finite(matrix, what: str) -> None:
+    """Refuse a host (numpy) matrix with non-finite entries before a LAPACK call."""
+    if not np.all(np.isfinite(matrix)):
+        raise overflow_error(what)
+
+
+def guard_finite(a):
+    """Inside a jitted program, before LAPACK: (a, True) when every entry is finite, else (zeros,
+    False). The caller checks the flag with `require_flag`."""
+    import jax.numpy as jnp
+
+    ok = jnp.all(jnp.isfinite(a))
+    return jnp.where(ok, a, jnp.zeros_like(a)), ok
+
+
+def require_flag(ok, what: str) -> None:
+    if not bool(ok):
+        raise overflow_error(what)

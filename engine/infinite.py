@@ -39,7 +39,7 @@ from numpy.polynomial.hermite import hermgauss  # noqa: E402
 
 from engine import compiled  # noqa: E402
 from engine.activations import Activation  # noqa: E402
-from engine.data import check_data  # noqa: E402
+from engine.data import check_data, require_finite  # noqa: E402
 # Re-exported from their former home here, where ntktui and benchmarks import them.
 from engine.errors import EngineError  # noqa: E402
 
@@ -499,6 +499,7 @@ def pair_angles(K, pairs) -> np.ndarray:
     """The angle (radians) between the gradient features of each pair (i, j) of rows."""
     pairs = np.asarray(pairs, int).reshape(-1, 2)
     K = np.asarray(K, np.float64)
+    require_finite(K, f"the {K.shape[0]} × {K.shape[0]} kernel")
     i, j = pairs[:, 0], pairs[:, 1]
     kii, kjj = K[i, i], K[j, j]
     if np.any(kii <= 0) or np.any(kjj <= 0):

@@ -38,6 +38,7 @@ from jax.scipy.fft import dct, dctn  # noqa: E402
 
 from engine import mlp, ntk, train as gd  # noqa: E402
 from engine.coordinate import Data, Network  # noqa: E402
+from engine.data import require_finite  # noqa: E402
 from engine.mlp import MLPSpec  # noqa: E402
 from engine.reconstruct import psnr  # noqa: E402
 
@@ -335,6 +336,7 @@ _apply = jax.jit(lambda spec, params, z: mlp.apply(spec, params, z)[:, 0], stati
 def _eigh_descending(K):
     """Eigenpairs in float64, largest first: LAPACK on the host for CPU arrays, else the device's.
     Returns U as a host array on a CPU (projections then stay in numpy) or a device array."""
+    require_finite(np.asarray(K), "the initial kernel K₀")
     if jax.default_backend() == "cpu":
         lam, U = np.linalg.eigh(np.asarray(K, dtype=np.float64))
     else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from engine import backend
-from engine.data import check_data
+from engine.data import check_data, require_finite
 from engine.errors import EngineError
 
 backend.configure()
@@ -70,6 +70,18 @@ def check_network(spec: MLPSpec) -> None:
         raise EngineError(f"the Lipschitz estimate needs one output, got output width {spec.outputs}")
     spec.act.require_derivative("∇ₓf is zero where it exists and the network is not Lipschitz; "
                                 "choose another activation")
+
+
+def check_memory(spec: MLPSpec, samples: int) -> None:
+    """Refuse before allocating: the data (and its device copy), the parameters with their
+    initialisation's transient, the per-point outputs and gradients, and the work blocks."""
+    item = 8
+    data = 2 * samples * spec.widths[0] * item
+    params = spec.parameter_count * item
+    draw = 3 * item * max(a * b for a, b in zip(spec.widths[1:], spec.widths[:-1]))
+    results = samples * (spec.widths[0] + 2) * item
+    backend.check_fits(f"the Lipschitz estimate of {samples} points through widths "
+                       f"{list(spec.widths)}", data + params + draw + results + 2 * _BLOCK_BYTES)
 
 
 def gradient_batch(spec: MLPSpec, samples: int) -> int:
@@ -162,6 +174,8 @@ def estimate(spec: MLPSpec, params, x, *, batch: int | None = None,
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     f, g = grads(params, xj)
+    require_finite(np.asarray(f), f"the outputs of the {spec.act.name} network")
+    require_finite(np.asarray(g), f"the input gradients of the {spec.act.name} network")
     norms = np.linalg.norm(np.asarray(g), axis=1)
     pairwise, pair = None, None
     if pairs is not None:
@@ -173,6 +187,7 @@ def estimate(spec: MLPSpec, params, x, *, batch: int | None = None,
 def network_estimate(spec: MLPSpec, x, *, seed: int = 0, **kw) -> LipschitzEstimate:
     """Initialise the network (seeded, float64) and estimate its Lipschitz constant on x."""
     check_network(spec)
+    check_memory(spec, np.shape(x)[0])
     params = mlp.init(spec, seed)
     return estimate(spec, params, x, **kw)
 

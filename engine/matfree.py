@@ -34,6 +34,7 @@ from jax import lax  # noqa: E402
 
 from engine.models import Model, _as_rows, as_model, check_per_sample, forward_profile  # noqa: E402
 from engine.backend import roundoff_floor  # noqa: E402
+from engine.data import require_finite  # noqa: E402
 
 # What one product's temporaries may take (the row block is sized to it).
 PRODUCT_BUDGET = 256 * 1024**2
@@ -264,6 +265,7 @@ def _orthonormalise(Z, Q, rng, scale):
 
 
 def _ritz(Q, W, H, count, which):
+    require_finite(H, "the projected kernel")
     theta, S = np.linalg.eigh((H + H.T) / 2)
     idx = np.arange(len(theta))[::-1][:count] if which == "largest" else np.arange(count)
     S_sel, th = S[:, idx], theta[idx]
@@ -482,6 +484,7 @@ def lanczos_quadrature(op: KernelOperator, probes: int, steps: int, seed: int = 
     for p in range(probes):
         L = length[p]
         T = np.diag(alpha[p, :L]) + np.diag(beta[p, : L - 1], 1) + np.diag(beta[p, : L - 1], -1)
+        require_finite(T, "a Lanczos matrix")
         th, S = np.linalg.eigh(T)
         nodes[p, :L], weights[p, :L] = th, S[0] ** 2
     return nodes, weights, alpha, beta, length

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from engine import backend
-from engine.data import check_data
+from engine.data import check_data, require_finite, require_flag
 from engine.errors import EngineError, InsufficientMemory
 
 backend.configure()
@@ -97,6 +97,9 @@ def memory_estimate(spec: MLPSpec, plan: Plan, dtype) -> int:
     n, N, k = spec.widths, plan.samples, spec.outputs
     item = jnp.dtype(dtype).itemsize
     total = spec.parameter_count * item + N * n[0] * item
+    # Drawing a layer's weights (mlp.init) holds its random bits, the float64 draw and its scaled
+    # copy at once: three float64 copies of the largest layer on top of the stored parameters.
+    total += 3 * 8 * max(n[l] * n[l - 1] for l in range(1, len(n)))
     stored = [l for l in range(1, spec.depth) if not plan.streamed[l - 1]]
     total += sum(3 * N * n[l] for l in stored) * item  # h, φ(h), Δ
     square = N * N * item
@@ -438,8 +441,11 @@ def kernel_spectrum(K, dtype=None) -> KernelSpectrum:
     dtype = jnp.dtype(dtype or K.dtype)
     on_cpu = not isinstance(K, jax.Array) or all(d.platform == "cpu" for d in K.devices())
     if on_cpu:
-        ev = np.linalg.eigvalsh(np.asarray(K, dtype=np.float64))
+        K = np.asarray(K, dtype=np.float64)
+        require_finite(K, f"the {K.shape[0]} × {K.shape[0]} kernel")
+        ev = np.linalg.eigvalsh(K)
     else:
+        require_flag(jnp.all(jnp.isfinite(K)), f"the {K.shape[0]} × {K.shape[0]} kernel")
         ev = np.asarray(jnp.linalg.eigvalsh(K.astype(jnp.float64)))
     return KernelSpectrum(ev, backend.roundoff_floor(ev.size, ev[-1], dtype), dtype.name)
 

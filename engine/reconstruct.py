@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine.activations import Activation
+from engine.data import guard_finite, require_flag
 from engine.errors import EngineError
 from engine.shallow import check_sizes, grid, jacobian
 from engine.shrinkage import TAU_DEFAULT, gd_mask, masked_solution
@@ -72,23 +73,24 @@ def dst_psnr(split: Split, ks) -> np.ndarray:
 
 @partial(jax.jit, static_argnames=("act",))
 def _iterations_curve(act: Activation, x_train, y_train, x_all, biases, scale, ks, tau):
-    a = jacobian(act, x_train, biases, scale)
+    a, ok = guard_finite(jacobian(act, x_train, biases, scale))
     u, sigma, vt = jnp.linalg.svd(a, full_matrices=False)
     eta = 1.0 / sigma[0] ** 2
     steps = jnp.log1p(-tau) / jnp.log1p(-eta * sigma[ks - 1] ** 2)
     steps = jnp.maximum(jnp.ceil(steps), 1.0)
     masks = gd_mask(sigma[None, :], eta, steps[:, None])
     w = jax.vmap(lambda m: masked_solution(u, sigma, vt, y_train, m))(masks)
-    return (jacobian(act, x_all, biases, scale) @ w.T).T, steps
+    return (jacobian(act, x_all, biases, scale) @ w.T).T, steps, ok
 
 
 @partial(jax.jit, static_argnames=("act",))
 def _scale_curve(act: Activation, x_train, y_train, x_all, biases, scales, steps):
     def one(scale):
-        a = jacobian(act, x_train, biases, scale)
+        a, ok = guard_finite(jacobian(act, x_train, biases, scale))
         u, sigma, vt = jnp.linalg.svd(a, full_matrices=False)
         mask = gd_mask(sigma, 1.0 / sigma[0] ** 2, steps)
-        return jacobian(act, x_all, biases, scale) @ masked_solution(u, sigma, vt, y_train, mask)
+        return (jacobian(act, x_all, biases, scale) @ masked_solution(u, sigma, vt, y_train, mask),
+                ok)
 
     return jax.lax.map(one, scales)
 
@@ -126,14 +128,16 @@ def reconstruction_curve(
     biases = grid(width)
     xt, yt, xa = (jnp.asarray(v) for v in (split.x_train, split.y_train, split.x_all))
     if strategy == "iterations":
-        preds, steps = _iterations_curve(act, xt, yt, xa, biases, jnp.float64(width),
-                                         jnp.asarray(ks), tau)
+        preds, steps, ok = _iterations_curve(act, xt, yt, xa, biases, jnp.float64(width),
+                                             jnp.asarray(ks), tau)
         scales = np.full(ks.shape, float(width))
         steps = np.asarray(steps)
     else:
         scales = ks.astype(np.float64)
-        preds = _scale_curve(act, xt, yt, xa, biases, jnp.asarray(scales), float(fixed_steps))
+        preds, ok = _scale_curve(act, xt, yt, xa, biases, jnp.asarray(scales),
+                                 float(fixed_steps))
         steps = np.full(ks.shape, float(fixed_steps))
+    require_flag(jnp.all(ok), f"the Jacobian of {act.name} on the training samples")
     preds = np.asarray(preds)
     return Curve(act.name, strategy, ks, np.asarray(psnr(preds, split.y_all[None, :])),
                  steps, scales, preds)

@@ -23,6 +23,7 @@ import numpy as np
 from engine import compiled
 from engine.activations import Activation
 from engine.errors import EngineError
+from engine.data import guard_finite, require_flag
 
 # LAPACK's SVD keeps about this many N×M-sized work arrays alive at once (A, its copy, U, Vᵀ).
 _SVD_WORK_COPIES = 4
@@ -40,13 +41,17 @@ def jacobian(act: Activation, x: jnp.ndarray, biases: jnp.ndarray, scale) -> jnp
 
 
 @jax.jit
-def singular_values(a: jnp.ndarray) -> jnp.ndarray:
-    return jnp.linalg.svd(a, compute_uv=False)
+def singular_values(a: jnp.ndarray):
+    """(σ, every entry of a finite): a non-finite matrix never reaches LAPACK."""
+    a, ok = guard_finite(a)
+    return jnp.linalg.svd(a, compute_uv=False), ok
 
 
 @jax.jit
 def svd(a: jnp.ndarray):
-    return jnp.linalg.svd(a, full_matrices=False)
+    """(u, σ, vᵀ, every entry of a finite)."""
+    a, ok = guard_finite(a)
+    return (*jnp.linalg.svd(a, full_matrices=False), ok)
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ def check_sizes(samples: int, width: int, dtype=jnp.float64, vectors: bool = Fal
     itemsize = jnp.dtype(dtype).itemsize
     copies = _SVD_WORK_COPIES + (2 if vectors else 0)
     backend.check_fits(
-        f"a {samples} × {width} Jacobian and its SVD", copies * samples * width * itemsize
+        f"a {samples} × {width} Jacobian and its SVD", copies * samples * width * itemsize,
+        lambda available: f"; N × M up to {available // (copies * itemsize):,} entries fits",
     )
 
 
@@ -110,7 +116,9 @@ def spectrum(
     program = _spectrum_program(act, samples, width, dtype)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    sigma = np.asarray(program(grid(samples, dtype), grid(width, dtype), jnp.asarray(scale, dtype)))
+    sigma, ok = program(grid(samples, dtype), grid(width, dtype), jnp.asarray(scale, dtype))
+    require_flag(ok, f"the {samples} × {width} Jacobian of {act.name} at scale {scale:g}")
+    sigma = np.asarray(sigma)
     compute_s = time.perf_counter() - start
     # Below max(N, M)·ε·σ₁ a computed singular value is round-off, not a result.
     return Spectrum(act.name, float(scale), samples, width, sigma,
@@ -125,7 +133,8 @@ def principal_components(
     check_scale(scale)
     check_sizes(samples, width, dtype, vectors=True)
     x = grid(samples, dtype)
-    u, sigma, _ = svd(jacobian(act, x, grid(width, dtype), jnp.asarray(scale, dtype)))
+    u, sigma, _, ok = svd(jacobian(act, x, grid(width, dtype), jnp.asarray(scale, dtype)))
+    require_flag(ok, f"the {samples} × {width} Jacobian of {act.name} at scale {scale:g}")
     u = np.asarray(u[:, :count])
     # An SVD's signs are arbitrary; fix each component so its largest-magnitude entry is positive.
     idx = np.argmax(np.abs(u), axis=0)
@@ -179,7 +188,8 @@ def principal_components_2d(
     check_sizes(side * side, width, dtype, vectors=True)
     coords = grid_2d(side, dtype)
     w, b = directions_2d(kind, width, side, seed, dtype)
-    u, sigma, _ = svd(jacobian_2d(act, coords, w, b, jnp.asarray(scale, dtype)))
+    u, sigma, _, ok = svd(jacobian_2d(act, coords, w, b, jnp.asarray(scale, dtype)))
+    require_flag(ok, f"the {side * side} × {width} Jacobian of {act.name} at scale {scale:g}")
     u = np.asarray(u[:, :count])
     images = u.T.reshape(count, side, side)
     return images, np.asarray(sigma)

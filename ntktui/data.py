@@ -32,31 +32,138 @@ class Points:
     description: str
 
 
-def read_numbers(path: str, ndmin: int = 1) -> np.ndarray:
-    """A float64 array from .npy or text (.csv/.txt, commas or whitespace); one-line errors."""
-    if not Path(path).is_file():
+def check_file(path: str, what: str = "file") -> Path:
+    """An existing, readable, non-empty regular file; one-line UserErrors otherwise."""
+    import os
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise UserError(f"{path} is a directory, not a {what}")
+    if not p.exists():
         raise UserError(f"no such file: {path}")
-    try:
-        if path.lower().endswith(".npy"):
-            raw = np.load(path, allow_pickle=False)
+    if not p.is_file():
+        raise UserError(f"{path} is not a regular file")
+    if not os.access(p, os.R_OK):
+        raise UserError(f"{path} cannot be read (permission denied)")
+    if p.stat().st_size == 0:
+        raise UserError(f"{path} is empty")
+    return p
+
+
+def _npy_header(path: Path):
+    """(shape, dtype) from a .npy file's header, without reading its data."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
         else:
-            text = Path(path).read_text().replace(",", " ")
-            raw = np.loadtxt(text.splitlines(), ndmin=ndmin)
-        return np.asarray(raw, dtype=np.float64)
-    except Exception as exc:  # np.load/loadtxt raise ValueError, OSError, TypeError, ...
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return shape, dtype
+
+
+def number_shape(path: str) -> tuple[int, ...]:
+    """The shape a number file holds, read from its header (.npy) or by counting its lines and
+    the fields of its first line (text), without loading it: memory is checked on it first."""
+    p = check_file(path)
+    try:
+        if p.suffix.lower() == ".npy":
+            return tuple(int(n) for n in _npy_header(p)[0])
+        rows, fields = 0, 0
+        with open(p, "rb") as fh:
+            for line in fh:
+                if line.strip() and not line.lstrip().startswith(b"#"):
+                    if rows == 0:
+                        fields = len(line.replace(b",", b" ").split())
+                    rows += 1
+        return (rows, fields) if fields > 1 else (rows,)
+    except (OSError, ValueError) as exc:
         raise UserError(f"cannot read numbers from {path}: {' '.join(str(exc).split())}") from None
 
 
+def read_numbers(path: str, ndmin: int = 1) -> np.ndarray:
+    """A float64 array from .npy or text (.csv/.txt, commas or whitespace, # comments); one-line
+    errors for a directory, an empty file, a header line, complex or non-numeric data."""
+    p = check_file(path)
+    try:
+        if p.suffix.lower() == ".npy":
+            dtype = _npy_header(p)[1]
+            if dtype.kind == "c":
+                raise UserError(f"{path} holds complex numbers; ntk needs real ones (save the "
+                                "real part, or the absolute values, explicitly)")
+            if dtype.kind not in "biuf":
+                raise UserError(f"{path} holds {dtype} values, not numbers")
+            raw = np.load(p, allow_pickle=False)
+        else:
+            raw = _read_text(p, path, ndmin)
+        return np.asarray(raw, dtype=np.float64)
+    except UserError:
+        raise
+    except Exception as exc:  # np.load raises ValueError, OSError, TypeError, ...
+        raise UserError(f"cannot read numbers from {path}: {' '.join(str(exc).split())}") from None
+
+
+def _read_text(p: Path, path: str, ndmin: int) -> np.ndarray:
+    lines = [line.split("#", 1)[0].replace(",", " ")
+             for line in p.read_text(encoding="utf-8", errors="replace").splitlines()]
+    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    if not numbered:
+        raise UserError(f"{path} holds no numbers")
+    rows = []
+    for i, line in numbered:
+        try:
+            rows.append([float(v) for v in line.split()])
+        except ValueError:
+            token = next(v for v in line.split() if not _is_float(v))
+            kind = "complex numbers" if _is_complex(token) else f"{token!r}"
+            header = " (a header? remove it or start it with #)" if i == numbered[0][0] else ""
+            raise UserError(f"{path}, line {i}: {kind} is not a real number{header}") from None
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise UserError(f"{path}: rows have different numbers of values ({sorted(widths)})")
+    return np.array(rows, dtype=np.float64) if ndmin >= 2 or widths != {1} else \
+        np.array([r[0] for r in rows], dtype=np.float64)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_complex(text: str) -> bool:
+    try:
+        complex(text)
+        return True
+    except ValueError:
+        return False
+
+
 def load_points(path: str) -> Points:
-    """An N × n₀ matrix from .npy or text (.csv/.txt, commas or whitespace); a 1-D file is N × 1."""
+    """An N × n₀ matrix from .npy or text (.csv/.txt: one row per point)."""
     raw = read_numbers(path, ndmin=2)
     if raw.ndim == 1:
-        raw = raw[:, None]
-    if raw.ndim != 2 or raw.shape[0] < 1 or raw.shape[1] < 1:
+        raise UserError(f"{path} holds a 1-D array of {raw.size} numbers; --data needs an N × n0 "
+                        "matrix, one row per point (save N points of dimension 1 as shape (N, 1))")
+    if raw.ndim != 2:
         raise UserError(f"{path} must hold an N × n0 matrix, got shape {raw.shape}")
     if not np.all(np.isfinite(raw)):
-        raise UserError(f"{path} contains non-finite values (nan or inf)")
+        bad = int((~np.isfinite(raw)).any(axis=1).sum())
+        raise UserError(f"{path} contains non-finite values (nan or inf) in {bad} rows")
     return Points(raw, f"{Path(path).name} ({raw.shape[0]} × {raw.shape[1]})")
+
+
+def points_shape(data: str | None, samples: int | None, n0: int | None, default_samples: int,
+                 default_n0: int, dataset: str | None = None) -> tuple[int, int]:
+    """(N, n0) of the data set the options name, without making or loading it."""
+    if data is not None:
+        shape = number_shape(data)
+        return (shape[0], shape[1] if len(shape) > 1 else 1)
+    n = default_samples if samples is None else samples
+    if dataset == "digits":
+        return (n, DIGITS_N0)
+    return (n, default_n0 if n0 is None else n0)
 
 
 def synthetic(samples: int, n0: int, seed: int) -> Points:

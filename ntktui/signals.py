@@ -48,8 +48,35 @@ def load(image: str | None = None, row: int | None = None, signal: str | None = 
     return image_row(read_image(image), row, Path(image).name)
 
 
+def length(image: str | None = None, signal: str | None = None) -> int:
+    """How many samples the signal the options name has, without loading it (an image's width
+    from its header, a number file's size): memory is checked on it first."""
+    if signal is not None:
+        from ntktui.data import number_shape
+
+        return int(np.prod(number_shape(signal)))
+    if image is None:
+        return 512  # the camera photograph
+    return image_size(image)[1]
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(rows, columns) of an image file from its header; one line if it is not an image."""
+    from ntktui.data import check_file
+
+    check_file(path, "image")
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            width, height = img.size
+        return height, width
+    except Exception as exc:  # Pillow raises several types for a file it cannot identify
+        raise UserError(f"{path} is not an image Pillow can read: {_one_line(exc)}") from None
+
+
 def read_image(path: str) -> np.ndarray:
-    _check_file(path)
+    image_size(path)  # an image file, or one line saying why not
     from skimage.io import imread
 
     try:
@@ -116,11 +143,6 @@ def _minmax(values: np.ndarray, what: str) -> np.ndarray:
     if span == 0:
         raise UserError(f"{what} is constant")
     return (values - values.min()) / span
-
-
-def _check_file(path: str) -> None:
-    if not Path(path).is_file():
-        raise UserError(f"no such file: {path}")
 
 
 def _one_line(exc: Exception) -> str:

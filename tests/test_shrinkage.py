@@ -35,7 +35,7 @@ def problems():
     out = {}
     for name in ("tanh", "relu"):
         a = jacobian(get(name), grid(N), grid(N), SCALE)
-        u, sigma, vt = svd(a)
+        u, sigma, vt, _ = svd(a)
         out[name] = (a, u, sigma, vt, y)
     return out
 

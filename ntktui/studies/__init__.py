@@ -38,6 +38,9 @@ class Study:
     analyse: Callable  # analyse(progress, **values) -> Report
     order: int = 100  # position in `ntk --help` and the dashboard's lists
     check: Callable[[dict], None] | None = None  # combinations of values that make no sense
+    # memory(values): refuse (engine.errors.InsufficientMemory) before anything is allocated,
+    # from the sizes alone, for the whole run (every row of a sweep) at once.
+    memory: Callable[[dict], None] | None = None
 
     def __post_init__(self):
         names = [p.name for p in self.params]
@@ -76,14 +79,16 @@ class Study:
         return self.complete(parsed)
 
     def complete(self, parsed: Mapping[str, Any]) -> dict[str, Any]:
-        """Checked values over the defaults, the checks that need the engine, and the check of
-        their combination."""
+        """Checked values over the defaults, the checks that need the engine, the check of their
+        combination, and the memory the whole run needs: every refusal before any work."""
         values = {**self.defaults(), **parsed}
         for p in self.params:
             if p.lookup is not None and values[p.name] is not None:
                 p.lookup(values[p.name], p)
         if self.check is not None:
             self.check(values)
+        if self.memory is not None:
+            self.memory(values)
         return values
 
     def from_texts(self, given: Mapping[str, Any]) -> dict[str, Any]:

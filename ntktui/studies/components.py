@@ -136,8 +136,15 @@ def components_2d_blocks(payload: dict) -> list:
                    "horizontal / vertical"], stats)]
 
 
+def memory(values: dict) -> None:
+    if values["two_d"]:
+        shared.shallow_memory(values["side"] ** 2, values["width"], vectors=True)
+    else:
+        shared.shallow_memory(values["samples"] or values["width"], values["width"], vectors=True)
+
+
 STUDY = Study(
-    name="components", order=20, help=__doc__, analyse=analyse,
+    name="components", order=20, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACTS.with_(default_text="heaviside, tanh, relu, relu2; relu with --2d"),
         Param("count", INT, 4, help="Number of leading components.", flags=("--count", "-k"), lo=1),

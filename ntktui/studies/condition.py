@@ -128,8 +128,24 @@ def condition_blocks(p: dict) -> list:
     return blocks
 
 
+def memory(values: dict) -> None:
+    from ntktui.data import points_shape
+
+    N, n0 = points_shape(values["data"], values["samples"], values["n0"], DEFAULT_SAMPLES,
+                         DEFAULT_N0, values["dataset"])
+    shared.data_memory(N, n0)
+    for a in values["act"]:
+        if values["width"] is None:
+            shared.infinite_memory(N, a, values["order"])
+            continue
+        for L in values["depth"]:
+            shared.empirical_memory((n0, *[values["width"]] * (L - 1), 1), a, values["scale"],
+                                    "ntk", values["sigma_w"] or 1.0, values["sigma_b"], N,
+                                    values["dtype"])
+
+
 STUDY = Study(
-    name="condition", order=110, help=__doc__, analyse=analyse, check=check,
+    name="condition", order=110, help=__doc__, analyse=analyse, memory=memory, check=check,
     params=(
         shared.ACTS.with_(default=("relu", "linear", "abs")),
         shared.DEPTHS,

@@ -123,8 +123,18 @@ def eoc_blocks(p: dict) -> list:
     return blocks
 
 
+def memory(values: dict) -> None:
+    from ntktui.data import points_shape
+
+    N, n0 = points_shape(values["data"], values["samples"], values["n0"], DEFAULT_SAMPLES,
+                         DEFAULT_N0, values["dataset"])
+    shared.data_memory(N, n0)
+    for name in (main_label(values["a"], values["b"]), *REFERENCES):
+        shared.infinite_memory(N, name, 64)
+
+
 STUDY = Study(
-    name="eoc", order=120, help=__doc__, analyse=analyse, check=check,
+    name="eoc", order=120, help=__doc__, analyse=analyse, memory=memory, check=check,
     params=(
         Param("a", FLOAT, 0.25, help="Linear part a of φ(t) = a·t + b·|t|."),
         Param("b", FLOAT, 0.75, help="Absolute-value part b of φ(t) = a·t + b·|t|."),

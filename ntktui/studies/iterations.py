@@ -87,8 +87,12 @@ def iterations_blocks(results, samples, width, scale, tau) -> list:
     ]
 
 
+def memory(values: dict) -> None:
+    shared.shallow_memory(values["samples"] or values["width"], values["width"])
+
+
 STUDY = Study(
-    name="iterations", order=40, help=__doc__, analyse=analyse,
+    name="iterations", order=40, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACTS.with_(default=("heaviside", "tanh", "relu", "gelu", "silu", "relu2")),
         shared.WIDTH,

@@ -252,8 +252,23 @@ def npy_file(path: str, p: Param) -> None:
         raise p.error(f"must name a .npy file, got {path!r}")
 
 
+def memory(values: dict) -> None:
+    from ntktui.data import points_shape
+
+    N, n0 = points_shape(values["data"], values["samples"], values["n0"], 100, 10,
+                         values["dataset"])
+    shared.data_memory(N, n0)
+    hidden = resolve_hidden(values["hidden"], values["depth"], N)
+    if values["infinite"]:
+        shared.infinite_memory(N, values["act"], values["order"])
+    else:
+        shared.empirical_memory((n0, *hidden, 1), values["act"], values["scale"],
+                                values["param"], values["sigma_w"], values["sigma_b"], N,
+                                values["dtype"], values["chunk"])
+
+
 STUDY = Study(
-    name="kernel", order=70, help=__doc__, analyse=analyse, check=check,
+    name="kernel", order=70, help=__doc__, analyse=analyse, memory=memory, check=check,
     params=(
         shared.ACT,
         shared.HIDDEN.with_(default_text="512,512"),

@@ -138,8 +138,26 @@ def lipschitz_blocks(payload) -> list:
     ]
 
 
+def memory(values: dict) -> None:
+    from engine.lipschitz import check_memory
+    from engine.mlp import MLPSpec
+    from ntktui.data import number_shape
+
+    if values["data"] is not None:
+        shape = number_shape(values["data"])
+        sets = [(shape[0], shape[1] if len(shape) > 1 else 1)]
+    else:
+        sets = [(values["samples"] or DEFAULT_SAMPLES, d) for d in values["n0"] or DEFAULT_N0]
+    for N, d in sets:
+        shared.data_memory(N, d)
+        for a in values["act"]:
+            for w in values["widths"]:
+                check_memory(MLPSpec((d, *FRONT, w, 1), a, values["scale"], values["param"],
+                                     values["sigma_w"], values["sigma_b"]), N)
+
+
 STUDY = Study(
-    name="lipschitz", order=90, help=__doc__, analyse=analyse, check=check,
+    name="lipschitz", order=90, help=__doc__, analyse=analyse, memory=memory, check=check,
     params=(
         shared.ACTS.with_(default=("cos", "relu")),
         Param("widths", INTS, (64, 128, 256, 512, 1024, 2048), help="Widths n₃ of the swept layer: "

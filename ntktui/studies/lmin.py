@@ -116,8 +116,18 @@ def json_file(path: str, p: Param) -> None:
         raise p.error(f"must name a .json file, got {path!r}")
 
 
+def memory(values: dict) -> None:
+    """Every row of the sweep, before the first."""
+    for N in values["samples"]:
+        shared.data_memory(N, values["n0"])
+        for a in values["act"]:
+            shared.empirical_memory((values["n0"], *widths(values["hidden"], N), 1), a,
+                                    values["scale"], values["param"], values["sigma_w"],
+                                    values["sigma_b"], N, values["dtype"], values["chunk"])
+
+
 STUDY = Study(
-    name="lmin", order=80, help=__doc__, analyse=analyse,
+    name="lmin", order=80, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACTS.with_(default=("cos", "relu")),
         Param("samples", INTS, (25, 50, 100, 200), help="Sample counts N, e.g. 25,50,100,200 or "

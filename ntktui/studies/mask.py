@@ -166,8 +166,12 @@ def whole_steps(steps: float, p: Param) -> None:
         raise p.error(f"must be a whole number ≥ 1, got {steps:g}")
 
 
+def memory(values: dict) -> None:
+    shared.shallow_memory(values["samples"] or values["width"], values["width"])
+
+
 STUDY = Study(
-    name="mask", order=30, help=__doc__, analyse=analyse,
+    name="mask", order=30, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACT.with_(help="Activation (one), e.g. relu, tanh, relu2."),
         shared.WIDTH,

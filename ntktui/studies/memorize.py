@@ -165,8 +165,18 @@ WIDTHS = Param("widths", TEXT, "1,2,4,8,16,32,64,128,256,512", help="Hidden widt
                "network n0 → w → 1: 8,64,512; a range 1:16; or multiples of N: 1N,8N.",
                check=check_widths)
 
+def memory(values: dict) -> None:
+    """The initial NTK of every network (its λ_max sets the step), before the first."""
+    N, n0 = values["samples"], values["n0"]
+    shared.data_memory(N, n0)
+    for a in values["act"]:
+        for w in hidden_widths(values["widths"], N):
+            shared.empirical_memory((n0, w, 1), a, values["scale"], values["param"],
+                                    values["sigma_w"], values["sigma_b"], N)
+
+
 STUDY = Study(
-    name="memorize", order=100, help=__doc__, analyse=analyse,
+    name="memorize", order=100, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACTS.with_(default=("cos", "relu")),
         WIDTHS,

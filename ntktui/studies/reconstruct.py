@@ -136,8 +136,17 @@ def reconstruction_blocks(payload, curves, split, steps: int) -> list:
     return blocks
 
 
+def memory(values: dict) -> None:
+    """The signal (from its file's header) and the Jacobian of its training half."""
+    from ntktui import signals
+
+    n = signals.length(values["image"], values["signal"]) // 2
+    shared.data_memory(2 * n, 1)
+    shared.shallow_memory(n, values["width"] or n, vectors=True)
+
+
 STUDY = Study(
-    name="reconstruct", order=50, help=__doc__, analyse=analyse,
+    name="reconstruct", order=50, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACTS.with_(default=("tanh", "relu", "sinc", "gaussian")),
         Param("k", INTS, (4, 8, 16, 32, 64, 128), help="Active component counts k: 4,8,16 or a "

@@ -109,8 +109,15 @@ def separation_blocks(p: dict) -> list:
     ]
 
 
+def memory(values: dict) -> None:
+    N = 2 * len(values["angles"])  # two points per pair
+    shared.data_memory(N, values["n0"])
+    for a in values["act"]:
+        shared.infinite_memory(N, a, values["order"])
+
+
 STUDY = Study(
-    name="separation", order=130, help=__doc__, analyse=analyse,
+    name="separation", order=130, help=__doc__, analyse=analyse, memory=memory,
     params=(
         shared.ACTS.with_(default=("relu", "linear")),
         shared.DEPTHS,

@@ -8,10 +8,21 @@ from __future__ import annotations
 import math
 import time
 
+from ntktui.errors import UserError
 from ntktui.params import FLOAT, INT, INTS, NAMES, TEXT, Param, check_widths
 
 # ---------------------------------------------------------------------------------------------
 # Checks that need the engine (run when a run is prepared, not when a preset file is listed)
+
+
+def readable_file(path: str, p: Param) -> None:
+    """An existing, readable, non-empty file (not a directory)."""
+    from ntktui.data import check_file
+
+    try:
+        check_file(path)
+    except UserError as exc:
+        raise UserError(f"{p.flag}: {exc}", field=p.name) from None
 
 
 def known_activations(names, p: Param) -> None:
@@ -59,7 +70,7 @@ CHUNK = Param("chunk", INT, None, help="Neurons per chunk of a wide layer (defau
               "that fits in memory).", lo=1, default_text="the largest that fits")
 N0 = Param("n0", INT, None, help="Input dimension of synthetic data.", lo=1)
 DATA = Param("data", TEXT, None, help="Inputs from an N × n0 .npy or .csv file instead of "
-             "synthetic rows.", unit="file")
+             "synthetic rows.", unit="file", lookup=readable_file)
 # The number of points of a data set (--data aside); the depth and kernel studies default to 100.
 DATA_SAMPLES = Param("samples", INT, None, help="Samples N (default 100).",
                      flags=("--samples", "-n"), lo=1, default_text="100")
@@ -71,8 +82,9 @@ ACT_SCALE = Param("scale", FLOAT, 1.0, help="Activation frequency s: φ(s·t).",
                   flags=("--scale", "-s"))
 DEPTHS = Param("depth", INTS, tuple(range(1, 31)), help="Depths L (weight layers): a list 1,2,5 "
                "or a range 1:30 or 1:30:2.", flags=("--depth", "-L"), lo=1)
+# Above ~1000 nodes Gauss–Hermite weights underflow double precision: more is not more accurate.
 ORDER = Param("order", INT, 64, help="Gauss–Hermite order for activations without a closed form.",
-              lo=2)
+              lo=2, hi=1000)
 # σ_w of the depth studies defaults to the edge of chaos.
 SIGMA_W_EOC = Param("sigma_w", FLOAT, None, help="Weight scale σ_w (default: the edge of chaos for "
                     "relu/abs/linear/abrelu, else 1).", lo=0, lo_open=True,
@@ -82,6 +94,49 @@ SIGMA_W_EOC = Param("sigma_w", FLOAT, None, help="Weight scale σ_w (default: th
 def network_setting(param: str, scale: float, sigma_w: float, sigma_b: float, seed: int) -> dict:
     """How a sampled network was drawn, as the sweeps' JSON states it."""
     return {"param": param, "scale": scale, "sigma_w": sigma_w, "sigma_b": sigma_b, "seed": seed}
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: each study's `memory(values)` refuses a run from its sizes alone, before any work
+
+
+def shallow_memory(samples: int, width: int, dtype: str = "float64", vectors: bool = False) -> None:
+    """The N × M Jacobian of the shallow network and its SVD."""
+    from engine import backend
+    from engine.shallow import check_sizes
+
+    check_sizes(samples, width, backend.resolve_dtype(dtype), vectors)
+
+
+def empirical_memory(widths, activation: str, scale: float, param: str, sigma_w: float,
+                     sigma_b: float, samples: int, dtype: str = "float64",
+                     chunk: int | None = None) -> None:
+    """The empirical NTK of N samples through these widths, with a chunk that fits (or none)."""
+    from engine import backend
+    from engine.mlp import MLPSpec
+    from engine.ntk import choose_plan
+
+    spec = MLPSpec(tuple(widths), activation, scale, param, sigma_w, sigma_b)
+    choose_plan(spec, samples, backend.resolve_dtype(dtype), chunk)
+
+
+def infinite_memory(samples: int, activation: str, order: int) -> None:
+    """The infinite-width kernels of N inputs (and a quadrature tile)."""
+    from engine import backend
+    from engine import infinite as inf
+    from engine.activations import get
+
+    backend.check_fits(f"the infinite-width kernels of {samples} inputs",
+                       inf.memory_bytes(samples, get(activation), order=order),
+                       lambda available: f"; about N ≤ {math.isqrt(available // 48):,} fits")
+
+
+def data_memory(samples: int, n0: int, copies: int = 3) -> None:
+    """An N × n0 float64 data set being made (and copied to the device)."""
+    from engine import backend
+
+    backend.check_fits(f"{samples:,} points of dimension {n0:,}", copies * 8 * samples * n0,
+                       lambda available: f"; about {available // (copies * 8 * n0):,} points fit")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -61,8 +61,12 @@ def spectrum_blocks(spectra) -> list:
     ]
 
 
+def memory(values: dict) -> None:
+    shared.shallow_memory(values["samples"] or values["width"], values["width"], values["dtype"])
+
+
 STUDY = Study(
-    name="spectrum", order=10, help=__doc__, analyse=analyse,
+    name="spectrum", order=10, help=__doc__, analyse=analyse, memory=memory,
     params=(shared.ACTS.with_(default=("heaviside", "relu", "sinc")), shared.WIDTH, shared.SAMPLES,
             shared.SCALE, shared.DTYPE),
 )

@@ -81,8 +81,15 @@ def spline_blocks(results, size, cols) -> list:
     return [*plots, summary, caption]
 
 
+def memory(values: dict) -> None:
+    from engine import spline
+
+    for p in values["order"]:
+        spline.check(p, values["size"])
+
+
 STUDY = Study(
-    name="spline", order=60, help=__doc__, analyse=analyse,
+    name="spline", order=60, help=__doc__, analyse=analyse, memory=memory,
     params=(
         Param("order", INTS, (1, 2, 3), help="Difference order p (repeatable or a list like "
               "1,2,3).", flags=("--order", "-p"), lo=1, repeat=True),
