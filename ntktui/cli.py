@@ -14,7 +14,8 @@ import sys
 import typer
 
 from ntktui import __version__, studies
-from ntktui.commands import FRONT_END, devices, plot_width, presets, run, tui, typer_option
+from ntktui.commands import (FRONT_END, Color, devices, plot_width, presets, run, tui,
+                             typer_option)
 
 TOOLS = (presets, run, tui, devices)
 
@@ -33,15 +34,18 @@ def analysis_command(study: studies.Study):
     def command(**given):
         from ntktui.output import deliver
 
-        as_json = bool(given.pop("json"))
+        as_json, quiet, color = bool(given.pop("json")), bool(given.pop("quiet")), \
+            given.pop("color")
         width = plot_width(given.pop("plot_width"))
-        deliver(study, study.from_texts(given), as_json, width)
+        deliver(study, study.from_texts(given), as_json, width, quiet=quiet, color=color)
 
     parameters = []
     for p in (*study.params, *FRONT_END):
         annotation, default = typer_option(p)
         parameters.append(inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY,
                                             default=default, annotation=annotation))
+    parameters.append(inspect.Parameter("color", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Color))
     command.__signature__ = inspect.Signature(parameters)
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__name__ = study.name
@@ -89,10 +93,24 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning as one line, without its source path (stdout stays data)."""
+    sys.stderr.write(f"ntk: warning: {' '.join(str(message).split())}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; bad input is one line on stderr with code 2."""
+    import warnings
+
     from engine.errors import EngineError
     from ntktui.errors import UserError
+
+    warnings.showwarning = _warning_line
+    import shlex
+
+    from ntktui import provenance
+
+    provenance.INVOCATION = "ntk " + shlex.join(sys.argv[1:] if argv is None else argv)
 
     command = typer.main.get_command(make_app())  # from the registry as it is now
     try:

@@ -12,40 +12,72 @@ from typing import Any, Mapping
 from ntktui.errors import UserError
 
 def prepare(out: str | os.PathLike) -> Path:
-    """The folder `out`, created if needed; a one-line UserError if it cannot be written."""
-    folder = Path(out).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create the directory: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"--out {out}: the directory is not writable")
+    """Where a study will be saved, checked before any work: a new folder (its parents may be
+    missing) or an empty one, under a writable folder. Nothing is created here; an earlier run
+    is never overwritten."""
+    folder = Path(out).expanduser().absolute()
+    if folder.exists():
+        if not folder.is_dir():
+            raise UserError(f"--out {out}: exists and is not a directory")
+        if any(folder.iterdir()):
+            raise UserError(f"--out {out}: already holds files (an earlier run?); ntk never "
+                            "overwrites them: choose a new folder")
+    ancestor = folder.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: cannot create it: {ancestor} is not a writable folder")
     return folder
 
 
 def save(folder: Path, payload: Mapping, text: str, preset_toml: str) -> list[str]:
-    """Write the four files (result.json atomically); returns the names written."""
-    from ntktui.output import write_json_atomic
+    """Write result.json, plot.txt, arrays.npz and preset.toml into a temporary folder beside
+    `folder`, then move it into place in one step: a failure leaves nothing behind (no file, no
+    folder), and a folder that gained files meanwhile is not overwritten. Returns the names."""
+    import shutil
+    import tempfile
 
-    write_json_atomic(str(folder / "result.json"), dict(payload))
-    written = ["result.json"]
+    from ntktui.output import to_jsonable
+
+    folder = prepare(folder)
+    created = [p for p in (folder.parent, *folder.parent.parents) if not p.exists()]
+    tmp = None
     try:
-        (folder / "plot.txt").write_text(text, encoding="utf-8")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        with open(tmp / "result.json", "w", encoding="utf-8") as fh:
+            import json
+
+            json.dump(to_jsonable(dict(payload)), fh, indent=1)
+            fh.write("\n")
+        written = ["result.json"]
+        (tmp / "plot.txt").write_text(text, encoding="utf-8")
         written.append("plot.txt")
         arrays = collect_arrays(payload)
         if arrays:
             import numpy as np
 
-            with open(folder / "arrays.npz", "wb") as fh:
+            with open(tmp / "arrays.npz", "wb") as fh:
                 np.savez(fh, **arrays)
             written.append("arrays.npz")
-        (folder / "preset.toml").write_text(preset_toml, encoding="utf-8")
+        (tmp / "preset.toml").write_text(preset_toml, encoding="utf-8")
         written.append("preset.toml")
-    except OSError as exc:
-        raise UserError(f"--out {folder}: cannot write: {exc.strerror or exc}") from None
-    return written
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a result folder is an ordinary one
+        os.replace(tmp, folder)  # onto a missing or empty folder only (POSIX rename)
+        return written
+    except BaseException as exc:  # also Ctrl-C: nothing half-written stays
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for p in created:  # the parents this save made, deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        if isinstance(exc, OSError):
+            raise UserError(f"--out {folder}: cannot write: {exc.strerror or exc}") from None
+        raise
 
 
 def preset_copy(p, header: str, quick: bool = False,

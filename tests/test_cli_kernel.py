@@ -115,7 +115,7 @@ def test_lmin_json_contract_and_exponent(lmin_json):
     from engine.ntk import growth_exponent
 
     r = lmin_json
-    assert r["complete"] is True and [x["activation"] for x in r["results"]] == ["cos", "relu"]
+    assert r["interrupted"] is False and [x["activation"] for x in r["results"]] == ["cos", "relu"]
     for row in r["results"]:
         assert row["samples"] == [6, 12, 24] and len(row["lambda_min"]) == 3
         assert row["below_floor"] == [False] * 3
@@ -147,7 +147,7 @@ def test_lmin_out_is_rewritten_per_row_and_ctrl_c_keeps_finished_rows(ntk, tmp_p
     r = ntk(*LMIN, "--out", str(out))
     assert r.code == 130 and "interrupted" in r.err
     saved = json.loads(out.read_text())
-    assert saved["complete"] is False
+    assert saved["interrupted"] is True
     done = {x["activation"]: x["samples"] for x in saved["results"]}
     assert done == {"cos": [6], "relu": [6]}  # the two finished rows, nothing half-written
     assert "interrupted" in r.out and "cos" in r.out

@@ -76,8 +76,8 @@ def _write(tmp_path, name, content):
     ("short.npy", np.array([0.0, 1.0, 0.5]), "at least"),
     ("nan.npy", np.array([0.0, np.nan, 1.0, 0.5]), "non-finite"),
     ("flat.csv", "2\n2\n2\n2\n2\n", "constant"),
-    ("junk.csv", "a,b,c\n", "cannot read"),
-    ("fake.png", "not an image", "cannot read image"),
+    ("junk.csv", "a,b,c\n", "line 1: 'a' is not a real number"),
+    ("fake.png", "not an image", "is not an image"),
 ])
 def test_bad_files_are_user_errors(tmp_path, name, content, match):
     path = _write(tmp_path, name, content)
@@ -103,13 +103,17 @@ def test_json_is_one_object_with_matching_lengths(ntk):
     assert res.code == 0, res.err
     assert len(res.out.strip().splitlines()) == 1
     data = res.json()
-    assert set(data) == {"signal", "samples", "train_samples", "width", "k", "dst_psnr", "results"}
+    assert set(data) == {"signal", "samples", "train_samples", "width", "k", "dst_psnr", "results",
+                         "x", "values", "interrupted", "provenance"}
+    # every plotted array is in the JSON: the signal and each curve's reconstruction on it
+    assert len(data["x"]) == len(data["values"]) == data["samples"]
     assert data["k"] == [4, 16, 64] and len(data["dst_psnr"]) == 3
     assert data["train_samples"] == data["samples"] // 2 == data["width"]
     assert {(r["activation"], r["strategy"]) for r in data["results"]} == {
         (a, s) for a in ("tanh", "relu", "sinc", "gaussian") for s in ("iterations", "scale")}
     for r in data["results"]:
         assert len(r["psnr"]) == len(r["steps"]) == len(r["scale"]) == 3
+        assert len(r["reconstruction"]) == data["samples"]
         assert isinstance(r["relative_rise"], float)
         if r["strategy"] == "scale":
             assert r["scale"] == data["k"]  # strategy (b): s = k

@@ -24,10 +24,11 @@ HEAD = 'title = "t"\ndescription = "d"\npaper = "p"\ncommand = "spectrum"\n'
 
 
 def without_timings(obj):
-    """The payload less what differs between two identical runs (wall-clock timings)."""
+    """The payload less what differs between two identical runs (wall-clock timings, and the
+    provenance: its command line and time)."""
     if isinstance(obj, dict):
         return {k: without_timings(v) for k, v in obj.items()
-                if k != "timings" and not k.endswith("_s")}
+                if k not in ("timings", "provenance") and not k.endswith("_s")}
     if isinstance(obj, list):
         return [without_timings(v) for v in obj]
     return obj
@@ -206,9 +207,14 @@ def test_out_dir_saves_json_arrays_plot_text_and_the_preset(ntk, tmp_path):
     assert dict(copy.params) == dict(presets.load(str(path)).params)
     assert "--quick" in (out / "preset.toml").read_text().splitlines()[0]
     # With --json the JSON goes to stdout as well, one object, the same numbers.
-    again = ntk("run", str(path), "--quick", "--json", "--out", str(out))
+    again = ntk("run", str(path), "--quick", "--json", "--out", str(out.parent / "run2"))
     assert again.code == 0 and again.out.count("\n") == 1
     assert without_timings(again.json()) == without_timings(result)
+    # An earlier run is never overwritten: the same folder again is refused, untouched.
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    refused = ntk("run", str(path), "--quick", "--out", str(out))
+    assert refused.code == 2 and "never overwrites" in refused.err and refused.out == ""
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_out_refuses_a_file(ntk, tmp_path):
@@ -288,6 +294,6 @@ def test_out_dir_on_ctrl_c_saves_the_finished_rows_marked_interrupted(ntk, tmp_p
     r = ntk("run", str(path), "--out", str(out))
     assert r.code == 130 and "interrupted" in r.err
     saved = json.loads((out / "result.json").read_text())
-    assert saved["interrupted"] is True and saved["complete"] is False
+    assert saved["interrupted"] is True
     assert {x["activation"]: x["samples"] for x in saved["results"]} == {"cos": [6], "relu": [6]}
     assert "interrupted: the rows above" in (out / "plot.txt").read_text()

@@ -117,7 +117,9 @@ def tables(app) -> dict[str, list[list[str]]]:
 
 
 def without_timings(payload):
-    return {k: v for k, v in payload.items() if k != "timings"}
+    """The analysis's own numbers: less timings, and less what the CLI adds when it emits them
+    (provenance, the interrupted flag)."""
+    return {k: v for k, v in payload.items() if k not in ("timings", "provenance", "interrupted")}
 
 
 # --- the browser -------------------------------------------------------------------------------
@@ -292,14 +294,14 @@ def test_a_long_sweep_is_cancelled_from_the_keyboard(tmp_path, hold_until_cancel
 
 
 def test_a_failed_run_is_a_notification_and_the_app_stays_up(tmp_path):
-    """A value the form accepts but the analysis refuses (a Jacobian far beyond memory) fails the
-    run: one error line, a "failed" status, the app up."""
+    """Values the form accepts but the computation refuses (relu1000 overflows at scale 32) fail
+    the run: one error line, a "failed" status, the app up."""
     path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
 
     async def script(app, pilot):
         s = app.screen
         form = await open_form(app, pilot)
-        form.query_one("#field-width").value = "10000000"
+        form.query_one("#field-act").value = "relu1000"
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is s and s.status.state == "failed")
         messages = [(n.message, n.severity) for n in app._notifications]
@@ -307,8 +309,21 @@ def test_a_failed_run_is_a_notification_and_the_app_stays_up(tmp_path):
 
     messages, screen, status = drive(NtkApp(presets.load(str(path))), script)
     assert screen == "StudyScreen"
-    assert any("would need" in m and sev == "error" and "\n" not in m for m, sev in messages)
-    assert "would need" in status and "Traceback" not in status
+    assert any("overflowed" in m and sev == "error" and "\n" not in m for m, sev in messages)
+    assert "overflowed" in status and "Traceback" not in status
+
+
+def test_the_form_refuses_a_request_beyond_memory(tmp_path):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+
+    async def script(app, pilot):
+        form = await open_form(app, pilot)
+        form.query_one("#field-width").value = "10000000"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("would need" in n.message for n in app._notifications))
+        return type(app.screen).__name__
+
+    assert drive(NtkApp(presets.load(str(path))), script) == "ParamsScreen"
 
 
 def test_the_form_refuses_an_unknown_activation_and_marks_its_field(tmp_path):

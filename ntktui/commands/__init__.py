@@ -16,7 +16,14 @@ from ntktui.params import FLAG, INT, Param
 JSON = Param("json", FLAG, False, help="Print exactly one JSON object on stdout.")
 PLOT_WIDTH = Param("plot_width", INT, None, help="Plot width in columns.", lo=20, hi=1000,
                    default_text="the terminal's")
-FRONT_END = (JSON, PLOT_WIDTH)
+QUIET = Param("quiet", FLAG, False, help="No progress on stderr (errors still print).",
+              flags=("--quiet", "-q"))
+FRONT_END = (JSON, PLOT_WIDTH, QUIET)
+# Colour has three states (on, off, as the terminal allows), so it is declared to Typer as is.
+COLOR_HELP = ("Colour in plots and tables (default: when the terminal shows it; never in a pipe "
+              "or with NO_COLOR). Without colour each series gets its own marker.")
+Color = Annotated[Optional[bool], typer.Option("--color/--no-color", help=COLOR_HELP,
+                                               show_default=False)]
 
 
 def _option_kwargs(p: Param) -> dict:
@@ -51,3 +58,4 @@ def plot_width(given) -> int | None:
 
 Json = annotated(JSON)
 PlotWidth = annotated(PLOT_WIDTH)
+Quiet = annotated(QUIET)

@@ -16,7 +16,9 @@ def run(json: Json = False):
     if json:
         from ntktui.output import emit_json
 
-        emit_json(report)
+        from ntktui.provenance import provenance
+
+        emit_json({**report, "provenance": provenance()})
         return
     from engine.errors import format_bytes
     from ntktui.output import show, table
@@ -30,4 +32,4 @@ def run(json: Json = False):
         ("jax version", report["jax_version"]),
         ("memory available", format_bytes(report["memory_available_bytes"])),
     ]
-    show(table("JAX devices", ["property", "value"], rows))
+    show(*table("JAX devices", ["property", "value"], rows))

@@ -27,7 +27,10 @@ def run(
         import json as _json
         import sys
 
-        sys.stdout.write(_json.dumps({"presets": [entry(p) for p in chosen]}) + "\n")
+        from ntktui.provenance import provenance
+
+        sys.stdout.write(_json.dumps({"presets": [entry(p) for p in chosen],
+                                      "provenance": provenance()}) + "\n")
         return
     if preset:
         show_one(chosen[0])

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from ntktui.commands import Json, PlotWidth, plot_width as parse_plot_width
+from ntktui.commands import Color, Json, PlotWidth, Quiet, plot_width as parse_plot_width
 from ntktui.errors import UserError
 
 NAME = "run"
@@ -26,27 +26,31 @@ def run(
     quick: bool = typer.Option(False, "--quick", help="Apply the preset's quick overrides "
                                "(smaller sizes, for a fast look)."),
     out: Optional[str] = typer.Option(None, "--out", help="Also save result.json, plot.txt, "
-                                      "arrays.npz and preset.toml into DIR (created if needed).",
-                                      metavar="DIR"),
+                                      "arrays.npz and preset.toml into DIR (a new or empty "
+                                      "folder, created when the run is saved; an earlier run is "
+                                      "never overwritten).", metavar="DIR"),
     json: Json = False,
     plot_width: PlotWidth = None,
+    quiet: Quiet = False,
+    color: Color = None,
 ):
     from ntktui import export, presets
-    from ntktui.output import analysed, deliver, emit_report, report_text
+    from ntktui.output import analysed, deliver, emit_report, report_text, result_payload
 
     plot_width = parse_plot_width(plot_width)
     p = presets.load(preset)
     args = _located(p, quick, p.arguments, quick)
     study = p.study
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not quiet:
         sys.stderr.write(f"preset {p.name}{' (quick)' if quick else ''}: "
                          f"{p.command_line(quick=quick)}\n")
     if out is None:
-        _located(p, quick, deliver, study, args, json, plot_width)
+        _located(p, quick, deliver, study, args, json, plot_width, quiet, color)
         return
     folder = export.prepare(out)
-    report, interrupted = _located(p, quick, analysed, study, args)
+    report, interrupted = _located(p, quick, analysed, study, args, quiet)
     text = report_text(report, plot_width or 100)
+    payload = result_payload(report)
     if json:
         emit_report(report, True)
     else:
@@ -54,8 +58,9 @@ def run(
         sys.stdout.flush()
     flags = (" --quick" if quick else "") + (f" --plot-width {plot_width}" if plot_width else "")
     copy = export.preset_copy(p, f"Saved by `ntk run {p.name}{flags} --out …`", quick)
-    written = export.save(folder, report.payload, text, copy)
-    sys.stderr.write(f"saved {', '.join(written)} in {folder}\n")
+    written = export.save(folder, payload, text, copy)
+    if not quiet:
+        sys.stderr.write(f"saved {', '.join(written)} in {folder}\n")
     if interrupted:  # the finished part is saved; now stop as Ctrl-C does
         raise KeyboardInterrupt
 

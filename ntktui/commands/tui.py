@@ -22,9 +22,15 @@ def run(
     export_dir: str = typer.Option(".", "--export-dir", metavar="DIR",
                                    help="Where x saves exports (a folder per export)."),
 ):
+    import sys
+
     from ntktui import presets
+    from ntktui.errors import UserError
 
     chosen = presets.load(preset) if preset is not None else None  # a bad name fails here, in one line
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError("ntk tui needs a terminal (its input or output is a pipe or a file); "
+                        "for output to a pipe run a study with `ntk run NAME` or `ntk NAME`")
     from ntktui.tui.app import NtkApp
 
     NtkApp(chosen, quick=quick, export_dir=export_dir).run()

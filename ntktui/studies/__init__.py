@@ -82,11 +82,11 @@ class Study:
         """Checked values over the defaults, the checks that need the engine, the check of their
         combination, and the memory the whole run needs: every refusal before any work."""
         values = {**self.defaults(), **parsed}
+        if self.check is not None:  # combinations first: they need no file or engine
+            self.check(values)
         for p in self.params:
             if p.lookup is not None and values[p.name] is not None:
                 p.lookup(values[p.name], p)
-        if self.check is not None:
-            self.check(values)
         if self.memory is not None:
             self.memory(values)
         return values

@@ -22,6 +22,7 @@ from ntktui.studies.shared import (DEFAULT_N0, DEFAULT_SAMPLES, condition_lists,
 
 
 def check(values: dict) -> None:
+    shared.check_data_options(values)
     if values["width"] is None and values["dtype"] != "float64":
         raise UserError(f"the infinite-width kernel is computed in float64; --dtype "
                         f"{values['dtype']} applies with --width only")

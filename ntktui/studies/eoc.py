@@ -27,6 +27,7 @@ REFERENCES = ("relu", "abs", "linear")
 
 
 def check(values: dict) -> None:
+    shared.check_data_options(values)
     if values["a"] ** 2 + values["b"] ** 2 == 0:
         raise UserError("abrelu(a,b) needs a² + b² > 0; --a 0 --b 0 is the zero function")
 

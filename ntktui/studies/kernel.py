@@ -68,7 +68,8 @@ def resolve_hidden(hidden: str | None, depth: int | None, samples: int) -> list[
 
 
 def check(values: dict) -> None:
-    """Options that apply to one kernel only."""
+    """Options that apply to one kernel only; one source of data."""
+    shared.check_data_options(values)
     if values["infinite"]:
         if values["param"] != "ntk":
             raise UserError(f"--infinite uses the ntk parameterisation; drop --param "
@@ -155,10 +156,9 @@ def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, 
 def _save(path: str, matrix) -> None:
     import numpy as np
 
-    try:
-        np.save(path, matrix)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    from ntktui.output import write_atomic
+
+    write_atomic(path, lambda fh: np.save(fh, matrix), binary=True)
 
 
 def result_json(report: KernelReport, description: str) -> dict:
@@ -290,6 +290,6 @@ STUDY = Study(
         shared.ORDER.with_(help="Gauss–Hermite order for activations without a closed form "
                            "(--infinite)."),
         Param("out", TEXT, None, help="Save the kernel matrix to FILE.npy.", unit="file",
-              check=npy_file),
+              check=npy_file, lookup=shared.writable_file),
     ),
 )

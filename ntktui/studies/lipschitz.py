@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 
-from ntktui.errors import UserError
 from ntktui.params import INT, INTS, Param
 from ntktui.studies import Study, shared
 
@@ -24,8 +23,7 @@ FRONT = (64, 64)  # n₁, n₂ (seed 000)
 
 
 def check(values: dict) -> None:
-    if values["data"] is not None and (values["n0"] or values["samples"] is not None):
-        raise UserError("give either --data or --samples/--n0, not both")
+    shared.check_data_options(values)
 
 
 def analyse(progress, *, act, widths, n0, samples, data, scale, param, sigma_w, sigma_b, seed):

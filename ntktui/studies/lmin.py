@@ -81,7 +81,8 @@ class Sweep:
         return out
 
     def payload(self) -> dict:
-        return {"setting": self.setting, "results": self.results(), "complete": self.complete,
+        return {"setting": self.setting, "results": self.results(),
+                "interrupted": not self.complete,
                 "timings": {"compile_s": self.compile_s, "compute_s": self.compute_s}}
 
     def report(self):
@@ -142,6 +143,6 @@ STUDY = Study(
         shared.DTYPE,
         shared.CHUNK,
         Param("out", TEXT, None, help="Rewrite FILE.json after every finished row.", unit="file",
-              check=json_file),
+              check=json_file, lookup=shared.writable_file),
     ),
 )

@@ -58,6 +58,9 @@ def reconstruction_report(rec, description: str, split, width: int, ks, dst, cur
         "k": ks,
         "dst_psnr": dst,
         "results": [curve_json(c, rec.relative_rise(c.psnr, dst)) for c in curves],
+        # the plotted signal, on every sample (training points are every other one)
+        "x": split.x_all,
+        "values": split.y_all,
     }
     return Report(payload, reconstruction_blocks(payload, curves, split, steps), complete=complete)
 
@@ -72,6 +75,8 @@ def curve_json(c, rise: float) -> dict:
         "steps": [int(t) if math.isfinite(t) else None for t in c.steps],  # whole GD steps
         "scale": c.scales,
         "relative_rise": rise,
+        # the reconstruction at the largest k on every sample (what the signal plot draws)
+        "reconstruction": c.predictions[-1],
     }
 
 

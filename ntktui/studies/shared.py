@@ -25,6 +25,22 @@ def readable_file(path: str, p: Param) -> None:
         raise UserError(f"{p.flag}: {exc}", field=p.name) from None
 
 
+def writable_file(path: str, p: Param) -> None:
+    """A file the run can write: not a directory, in an existing, writable folder (checked
+    before any work, so a long run never ends by failing to save)."""
+    import os
+    from pathlib import Path
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise p.error(f"{path} is a directory; name a file")
+    folder = target.parent
+    if not folder.is_dir():
+        raise p.error(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise p.error(f"{path}: cannot write there (permission denied)")
+
+
 def known_activations(names, p: Param) -> None:
     """Every name is in the activation registry (reluK and abrelu(a,b) included)."""
     from engine.activations import get
@@ -180,6 +196,15 @@ def spectrum_plot(spectra):
 # κ of the NTK against depth (condition, eoc, separation)
 
 DEFAULT_SAMPLES, DEFAULT_N0 = 100, 100  # the depth studies' data: points on the sphere
+
+
+def check_data_options(values: dict) -> None:
+    """A data file, a named data set or synthetic sizes: one of them."""
+    if values["data"] is not None:
+        if values.get("dataset") is not None:
+            raise UserError("give either --data or --dataset, not both")
+        if values.get("samples") is not None or values.get("n0") is not None:
+            raise UserError("give either --data or --samples/--n0, not both")
 
 
 def eoc_sigma_w(act, scale: float = 1.0) -> float | None:
