@@ -86,6 +86,14 @@ def check_sizes(samples: int, width: int, dtype=jnp.float64, vectors: bool = Fal
     )
 
 
+def check_nonzero(sigma, what: str, dtype) -> None:
+    """σ₁ must be a normal number: a zero (or subnormal) largest singular value makes σ_k/σ₁ and
+    the step 1/σ₁² meaningless (relu at scale 0 is the zero function)."""
+    if not float(sigma[0]) >= float(jnp.finfo(dtype).tiny):
+        raise EngineError(f"{what} vanishes (σ₁ = {float(sigma[0]):.3g}): φ(s·t) is zero or "
+                          "subnormal on the whole grid; choose another scale or activation")
+
+
 def check_scale(scale: float) -> None:
     if not np.isfinite(scale):
         raise EngineError(f"scale must be a finite number, got {scale}")
@@ -117,8 +125,10 @@ def spectrum(
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     sigma, ok = program(grid(samples, dtype), grid(width, dtype), jnp.asarray(scale, dtype))
-    require_flag(ok, f"the {samples} × {width} Jacobian of {act.name} at scale {scale:g}")
+    what = f"the {samples} × {width} Jacobian of {act.name} at scale {scale:g}"
+    require_flag(ok, what)
     sigma = np.asarray(sigma)
+    check_nonzero(sigma, what, dtype)
     compute_s = time.perf_counter() - start
     # Below max(N, M)·ε·σ₁ a computed singular value is round-off, not a result.
     return Spectrum(act.name, float(scale), samples, width, sigma,
@@ -134,7 +144,9 @@ def principal_components(
     check_sizes(samples, width, dtype, vectors=True)
     x = grid(samples, dtype)
     u, sigma, _, ok = svd(jacobian(act, x, grid(width, dtype), jnp.asarray(scale, dtype)))
-    require_flag(ok, f"the {samples} × {width} Jacobian of {act.name} at scale {scale:g}")
+    what = f"the {samples} × {width} Jacobian of {act.name} at scale {scale:g}"
+    require_flag(ok, what)
+    check_nonzero(sigma, what, dtype)
     u = np.asarray(u[:, :count])
     # An SVD's signs are arbitrary; fix each component so its largest-magnitude entry is positive.
     idx = np.argmax(np.abs(u), axis=0)
@@ -189,7 +201,9 @@ def principal_components_2d(
     coords = grid_2d(side, dtype)
     w, b = directions_2d(kind, width, side, seed, dtype)
     u, sigma, _, ok = svd(jacobian_2d(act, coords, w, b, jnp.asarray(scale, dtype)))
-    require_flag(ok, f"the {side * side} × {width} Jacobian of {act.name} at scale {scale:g}")
+    what = f"the {side * side} × {width} Jacobian of {act.name} at scale {scale:g}"
+    require_flag(ok, what)
+    check_nonzero(sigma, what, dtype)
     u = np.asarray(u[:, :count])
     images = u.T.reshape(count, side, side)
     return images, np.asarray(sigma)
