@@ -171,17 +171,20 @@ class _Ints(Kind):
         out: list[int] = []
         for part in split_items(text):
             try:
-                if ":" in part:
-                    bits = [int(b) for b in part.split(":")]
-                    if len(bits) not in (2, 3) or (len(bits) == 3 and bits[2] <= 0):
-                        raise ValueError
-                    step = bits[2] if len(bits) == 3 else 1
-                    out.extend(range(bits[0], bits[1] + 1, step))
-                else:
-                    out.append(int(part))
+                bits = [int(b) for b in part.split(":")]
             except ValueError:
-                raise p.error(f"must be integers like 4,8,16 or a range 1:30, got {text!r}") \
-                    from None
+                bits = []
+            if not 1 <= len(bits) <= 3 or (len(bits) == 3 and bits[2] <= 0):
+                raise p.error(f"must be integers like 4,8,16 or a range 1:30, got {text!r}")
+            if len(bits) == 1:
+                out.append(bits[0])
+                continue
+            step = bits[2] if len(bits) == 3 else 1
+            for end in bits[:2]:  # the ends, before a long range is made
+                p._check_item(end)
+            if (bits[1] - bits[0]) // step + 1 > MAX_ITEMS:
+                raise p.error(f"{part} has more than {MAX_ITEMS:,} values")
+            out.extend(range(bits[0], bits[1] + 1, step))
         return tuple(out)
 
     def accept(self, value, p):
@@ -259,6 +262,8 @@ class _Names(Kind):
 
 
 INT, FLOAT, TEXT, FLAG, CHOICE = _Int(), _Float(), _Text(), _Flag(), _Choice()
+INT64_MAX = 2**63 - 1
+MAX_ITEMS = 100_000  # values in one list option: more is a typo, not a study
 INTS, FLOATS, NAMES = _Ints(), _Floats(), _Names()
 
 
@@ -345,6 +350,8 @@ class Param:
         if self.kind.is_list and len(items) < self.min_items:
             raise self.error("is empty" if self.min_items == 1 else
                              f"needs at least {self.min_items} values")
+        if self.kind.is_list and len(items) > MAX_ITEMS:
+            raise self.error(f"has {len(items):,} values; at most {MAX_ITEMS:,}")
         for item in items:
             self._check_item(item)
         if self.check is not None:
@@ -359,6 +366,8 @@ class Param:
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise self.error(f"must be one of {', '.join(self.choices)}; got {v!r}{hint}")
         if _number(v):
+            if isinstance(v, int) and abs(v) > INT64_MAX:  # numpy and JAX hold int64 at most
+                raise self.error(f"must be at most {INT64_MAX:,} in size, got {v}")
             if isinstance(v, float) and self.finite and not math.isfinite(v):
                 raise self.error(f"must be a finite number, got {v}")
             if not self._inside(v):

@@ -273,7 +273,8 @@ STUDY = Study(
         shared.ACT,
         shared.HIDDEN.with_(default_text="512,512"),
         Param("depth", INT, None, help="Weight layers L (hidden layers + 1); must agree with "
-              "--hidden if both are given.", flags=("--depth", "-L"), lo=1, default_text="3"),
+              "--hidden if both are given.", flags=("--depth", "-L"), lo=1, hi=shared.MAX_DEPTH,
+              default_text="3"),
         Param("infinite", FLAG, False, help="The infinite-width NTK (ntk parameterisation, "
               "float64) instead of a sampled network."),
         shared.DATA,

@@ -96,8 +96,9 @@ DATASET = Param("dataset", TEXT, None, help="A named data set instead of --data:
                 "digits, first N rows, offline).", choices=DATASETS, default_text="sphere")
 ACT_SCALE = Param("scale", FLOAT, 1.0, help="Activation frequency s: φ(s·t).",
                   flags=("--scale", "-s"))
+MAX_DEPTH = 1000  # weight layers; deeper networks are far past every kernel's deep limit
 DEPTHS = Param("depth", INTS, tuple(range(1, 31)), help="Depths L (weight layers): a list 1,2,5 "
-               "or a range 1:30 or 1:30:2.", flags=("--depth", "-L"), lo=1)
+               "or a range 1:30 or 1:30:2.", flags=("--depth", "-L"), lo=1, hi=MAX_DEPTH)
 # Above ~1000 nodes Gauss–Hermite weights underflow double precision: more is not more accurate.
 ORDER = Param("order", INT, 64, help="Gauss–Hermite order for activations without a closed form.",
               lo=2, hi=1000)
