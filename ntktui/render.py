@@ -14,7 +14,8 @@ Every series has its own colour and its own marker (placed along its line, or at
 a short or scatter series), so series stay apart without colour (pipes, NO_COLOR) and where two
 colours look alike. Ticks sit at whole cells, evenly spaced, on multiples of a 1-2-2.5-5 step (so
 0 is a tick whenever an axis crosses it), and only inside the frame. Log axes draw log10 of the
-values on a linear grid with labels at whole decades (docs/architecture.md: plots).
+values on a linear grid, labelled at whole decades, or at round values (10, 20, 50) when they
+span fewer than three decades.
 
 `View` holds what the dashboard changes without recomputing: log or linear axes, a window on the
 x range, hidden series, numbered legend entries (the keys that hide them).
@@ -139,7 +140,7 @@ SLACK = 0.25
 
 def _steps(span: float, integer: bool, log: bool):
     """Candidate tick steps from small to large (1-2-2.5-5 × 10^k; whole decades on log axes)."""
-    if log and span >= 3:
+    if log:
         yield from (1, 2, 3, 4, 5, 10, 20, 50, 100)
         return
     mag = 10.0 ** math.floor(math.log10(span)) if span > 0 else 1.0
@@ -165,6 +166,10 @@ def axis(lo: float, hi: float, n: int, min_gap: int, label_fn, integer: bool = F
         pad = 0.5 if log else 1.0 if integer or lo == 0 else abs(lo) * 0.1
         lo, hi = lo - pad, hi + pad
     span = hi - lo
+    if log and span < LOG_DECADES:
+        found = _round_log_axis(lo, hi, n, min_gap, label_gap)
+        if found is not None:
+            return found
     eps = 1e-9
     best = None
     for step in _steps(span, integer, log):
@@ -199,6 +204,49 @@ def axis(lo: float, hi: float, n: int, min_gap: int, label_fn, integer: bool = F
         mid = (lo + hi) / 2
         return Axis(lo, per_cell, n, (mid,), (label_fn(mid, span),))
     return best[1]
+
+
+LOG_DECADES = 3  # a log axis spanning fewer decades is labelled at round values (10, 20, 50)
+
+
+def _round_log_axis(lo: float, hi: float, n: int, min_gap: int, label_gap: int | None):
+    """A log axis over a few decades: ticks at round values (1-2-5 per decade, or a linear
+    1-2-2.5-5 step within a decade), each at its nearest cell. Round labels matter more here
+    than even spacing, which such ticks cannot have; the most ticks whose labels keep their
+    gap; None if fewer than two fit."""
+    per_cell = (hi - lo) / max(n - 1, 1)
+    a, b = 10.0 ** lo, 10.0 ** hi
+    decades = range(math.floor(lo) - 1, math.ceil(hi) + 1)
+    tries = [[m * 10.0 ** d for d in decades for m in group]
+             for group in ((1,), (1, 5), (1, 2, 5), (1, 2, 3, 5))]
+    for step in _steps(b - a, False, False):
+        first, last = math.ceil(a / step - 1e-9), math.floor(b / step + 1e-9)
+        if 0 < last - first < 40:
+            tries.append([step * k for k in range(first, last + 1)])
+    best = None
+    for values in tries:
+        values = [v for v in values if v > 0 and a * (1 - 1e-9) <= v <= b * (1 + 1e-9)]
+        if len(values) < 2:
+            continue
+        cells = [round((math.log10(v) - lo) / per_cell) for v in values]
+        labels = [_value_label(v) for v in values]
+        gap = min_gap if label_gap is None else max(min_gap, max(map(len, labels)) + label_gap)
+        if any(c2 - c1 < gap for c1, c2 in zip(cells, cells[1:])):
+            continue
+        if best is None or len(values) > len(best[0]):
+            best = (values, labels)
+    if best is None:
+        return None
+    values, labels = best
+    return Axis(lo, per_cell, n, tuple(math.log10(v) for v in values), tuple(labels))
+
+
+def _value_label(v: float) -> str:
+    if 1e-3 <= abs(v) < 1e5:
+        return f"{v:.4g}"
+    mant, exp = f"{v:.3e}".split("e")
+    mant = mant.rstrip("0").rstrip(".")
+    return f"{mant}e{int(exp)}"
 
 
 def _number_label(v: float, step: float) -> str:
