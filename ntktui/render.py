@@ -396,6 +396,7 @@ class _Prepared:
     series: Series
     x: np.ndarray
     y: np.ndarray
+    style: int  # colour and marker
 
 
 def _palette(color: bool, depth: int):
@@ -416,27 +417,47 @@ def _palette(color: bool, depth: int):
     return paint
 
 
+def styles(plot: Plot) -> list[int]:
+    """Each series' colour and marker (an index into both): its own, except that an earlier
+    run's series (dashed, labelled "LABEL (TAG)") takes the one of the series it repeats."""
+    solid = {s.label: i for i, s in enumerate(plot.series) if not s.dashed}
+    out = []
+    for i, s in enumerate(plot.series):
+        main, _ = split_tag(s.label) if s.dashed else (s.label, "")
+        out.append(solid.get(main, i) if s.dashed else i)
+    return out
+
+
+def split_tag(label: str) -> tuple[str, str]:
+    """"relu s=32 (width 64)" → ("relu s=32", " (width 64)")."""
+    if label.endswith(")") and " (" in label:
+        cut = label.rindex(" (")
+        return label[:cut], label[cut:]
+    return label, ""
+
+
 def marker(index: int) -> str:
     return MARKERS[index % len(MARKERS)]
 
 
-def legend_entries(plot: Plot, view: View = PLAIN) -> list[tuple[int, str, str]]:
-    """(series index, or −2 for a reference line; sample glyphs; label) in legend order. Words
-    that end every series' label ("s=32") are said once, after the entries."""
-    labels = [s.label for s in plot.series]
-    common = _common_suffix(labels) if len(labels) > 1 else ""
+def legend_entries(plot: Plot, view: View = PLAIN) -> list[tuple[int, int, str, str]]:
+    """(series index, or −1 for a note and −2 for a reference line; its style; sample glyphs;
+    label) in legend order. Words that end every series' label ("s=32") are said once, after
+    the entries; an earlier run keeps its tag ("relu (width 64)")."""
+    parts = [split_tag(s.label) if s.dashed else (s.label, "") for s in plot.series]
+    common = _common_suffix([main for main, _ in parts]) if len(parts) > 1 else ""
     out = []
-    for i, s in enumerate(plot.series):
-        label = s.label[: len(s.label) - len(common)] if common else s.label
-        sample = ("╌" if s.dashed else "") + marker(i)
-        out.append((i, sample, label + (" (hidden)" if i in view.hidden else "")))
+    for i, (s, style, (main, tag)) in enumerate(zip(plot.series, styles(plot), parts)):
+        label = (main[: len(main) - len(common)] if common else main) + tag
+        sample = ("╌" if s.dashed else "") + marker(style)
+        out.append((i, style, sample, label + (" (hidden)" if i in view.hidden else "")))
     if common:
-        out.append((-1, "", f"(all{common})"))
+        out.append((-1, -1, "", f"(all{common})"))
     seen = set()
     for _, label in plot.hlines:
         if label and label not in seen:
             seen.add(label)
-            out.append((-2, "┄┄", label))
+            out.append((-2, -2, "┄┄", label))
     return out
 
 
@@ -459,11 +480,11 @@ def _legend_lines(plot: Plot, view: View, width: int, paint, max_lines: int) -> 
     lines = []
     for limit in (60, 24, 16, 10):
         lines, current, used = [], "", 0
-        for i, sample, label in entries:
+        for i, style, sample, label in entries:
             text = label if len(label) <= limit else label[: limit - 1] + "…"
             number = f"{i + 1} " if view.numbered and i >= 0 else ""
             size = len(number) + len(sample) + (1 if sample else 0) + len(text)
-            owner = -1 if i in view.hidden else i
+            owner = -1 if i in view.hidden else style
             piece = number + (paint(sample, owner) + " " if sample else "") + text
             if used and used + 2 + size > width:
                 lines.append(current)
@@ -489,10 +510,10 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
     log_x, log_y = view.logs(plot)
 
     drawn = []
-    for i, s in enumerate(plot.series):
+    for i, (s, style) in enumerate(zip(plot.series, styles(plot))):
         x, y = _values(s.x, log_x), _values(s.y, log_y)
         n = min(x.size, y.size)
-        drawn.append(_Prepared(i, s, x[:n], y[:n]))
+        drawn.append(_Prepared(i, s, x[:n], y[:n], style))
     visible = [d for d in drawn if d.index not in view.hidden]
 
     # x range: every series (hidden ones too, so that hiding one does not move the axis), then
@@ -576,13 +597,13 @@ def _draw_series(canvas: _Canvas, d: _Prepared, xaxis: Axis, yaxis: Axis) -> Non
         if seg is None:
             continue
         px, py, phase = _segment_dots(*seg, phase, d.series.dashed)
-        canvas.dots(px, py, d.index)
+        canvas.dots(px, py, d.style)
     lone = ok & ~np.roll(ok, 1) & ~np.roll(ok, -1)  # a finite point between gaps: one dot
     if len(sx) == 1:
         lone = ok
     if lone.any():
         canvas.dots(np.floor(sx[lone]).astype(np.int64), np.floor(sy[lone]).astype(np.int64),
-                    d.index)
+                    d.style)
 
 
 def _inward(v: np.ndarray, end: int) -> np.ndarray:
@@ -610,13 +631,13 @@ def _draw_markers(canvas: _Canvas, d: _Prepared, xaxis: Axis, yaxis: Axis, gap: 
     cx, cy = cx[ok], cy[ok]
     if not cx.size:
         return
-    glyph = marker(d.index)
+    glyph = marker(d.style)
     cx = _onto(cx, canvas.cols)
     cy = _onto(cy, canvas.rows)
     cols = np.round(cx).astype(np.int64)
     if d.series.scatter or len(cols) * 3 <= cols.max() - cols.min() + 1:
         for c, y in zip(cols, cy):
-            canvas.put(int(c), canvas.rows - 1 - int(round(y)), glyph, d.index)
+            canvas.put(int(c), canvas.rows - 1 - int(round(y)), glyph, d.style)
         return
     # arc length in cells, a row counted as two columns (a cell is about twice as tall as wide)
     steps = np.hypot(np.diff(cx), 2 * np.diff(cy))
@@ -625,7 +646,7 @@ def _draw_markers(canvas: _Canvas, d: _Prepared, xaxis: Axis, yaxis: Axis, gap: 
     for s in np.arange(offset, arc[-1] + 1e-9, gap):
         c = float(np.interp(s, arc, cx))
         y = float(np.interp(s, arc, cy))
-        canvas.put(int(round(c)), canvas.rows - 1 - int(round(y)), glyph, d.index)
+        canvas.put(int(round(c)), canvas.rows - 1 - int(round(y)), glyph, d.style)
 
 
 def _fit(text: str, width: int) -> str:

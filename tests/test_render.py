@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -164,12 +165,22 @@ def test_the_view_switches_axes_windows_and_hides_series():
     assert "+" not in "".join(canvas)
 
 
-def test_an_earlier_run_is_drawn_dashed_and_named_in_the_legend():
+def test_an_earlier_run_is_drawn_dashed_in_the_colour_of_the_series_it_repeats():
     k = np.arange(1, 50)
-    plot = Plot("p", "k", "v", [Series("relu", k, 1.0 / k), Series("relu (width 64)", k, 1.5 / k,
-                                                                     dashed=True)], log_y=True)
-    legend, canvas, _, _, _ = frame(render(plot, 80, 20, color=False))
-    assert "╌+ relu (width 64)" in " ".join(legend)
+    plot = Plot("p", "k", "v", [Series("relu s=1", k, 1.0 / k), Series("tanh s=1", k, 3.0 / k),
+                                Series("relu s=1 (width 64)", k, 1.5 / k, dashed=True)],
+                log_y=True)
+    text = render(plot, 80, 20, color=True, depth=256)
+    legend, canvas, _, _, _ = frame(text)
+    assert "╌• relu (width 64)" in " ".join(legend) and "(all s=1)" in " ".join(legend)
+    codes = {chunk.strip(): code for code, chunk in CODE.findall(text.split("┌")[0])
+             if chunk.strip() in ("•", "+", "╌•")}
+    assert codes["╌•"] == codes["•"] != codes["+"]  # paired by colour, told apart by the dashes
+    solid = render(Plot("p", "k", "v", plot.series[:1]), 80, 20, color=False)
+    dashed = render(Plot("p", "k", "v", [replace(plot.series[0], dashed=True)]), 80, 20,
+                    color=False)
+    dots = [sum(ch not in " •" for row in frame(t)[1] for ch in row) for t in (solid, dashed)]
+    assert dots[1] < dots[0]  # a dashed line leaves gaps
 
 
 def test_the_cli_prints_distinguishable_series_without_colour(ntk, monkeypatch):

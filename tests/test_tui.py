@@ -872,7 +872,7 @@ def test_two_runs_of_the_spectrum_compare_on_one_plot(tmp_path, ntk_json):
                                rtol=1e-12)
     np.testing.assert_allclose(current.y, [v for v in cli256["normalized"] if v is not None],
                                rtol=1e-12)
-    assert "╌+ relu (width 64)" in text or "╌+ relu s=32 (width 64)" in text
+    assert "1 • relu  2 ╌• relu (width 64)  (all s=32)" in text
 
 
 def test_finished_runs_are_kept_on_disk_and_reopen_in_a_new_session(tmp_path, ntk,

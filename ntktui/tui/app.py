@@ -63,7 +63,8 @@ class NtkApp(App):
         self.push_screen(BrowserScreen(list_presets(), list_analyses(), files, self.history))
         if self.initial is not None:
             self.open_preset(self.initial)
-        self._warm_up()
+        # JAX's import holds the GIL for long stretches: start it once the first screen is drawn
+        self.call_after_refresh(self._warm_up)
 
     @work(thread=True, exit_on_error=False, group="warm-up")
     def _warm_up(self) -> str:

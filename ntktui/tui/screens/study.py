@@ -21,7 +21,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ntktui.render import View
 from ntktui.report import Cancelled
 from ntktui.tui.runner import Progressed, Stopped, TuiProgress
 from ntktui.tui.widgets import PlotView, ReportView, StatusLine
@@ -89,7 +88,7 @@ class StudyScreen(Screen):
         self.pending = None  # the Run in progress
         self.stale = False  # what is shown is an earlier run than the last one started
         self.overlays: list = []  # earlier Runs laid over the plots
-        self.views: dict[int, View] = {}  # per plot index
+        self.views: dict = {}  # plot index → render.View
         self.run_id = 0
         self.worker: Worker | None = None
         self.thread_running = False
@@ -320,7 +319,7 @@ class StudyScreen(Screen):
         return plots.index(focused) if focused in plots else 0
 
     def _change_view(self, change) -> None:
-        from ntktui.render import ImageGrid
+        from ntktui.render import ImageGrid, View
 
         index = self.current_plot()
         if index is None:
@@ -382,6 +381,8 @@ class StudyScreen(Screen):
         self._change_view(change)
 
     def action_reset_view(self) -> None:
+        from ntktui.render import View
+
         self._change_view(lambda plot, view: View(numbered=True))
 
     # --- keys -------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from ntktui.render import View
-
 PLOT_ROWS = 17  # fits under the header, status and command lines and footer of 24 rows
 
 
@@ -28,7 +26,9 @@ class PlotView(Widget, can_focus=True):
     PlotView:focus { background: $boost; }
     """
 
-    def __init__(self, plot, rows: int = PLOT_ROWS, view: View | None = None, **kwargs):
+    def __init__(self, plot, rows: int = PLOT_ROWS, view=None, **kwargs):
+        from ntktui.render import View  # numpy: not before the first screen
+
         super().__init__(**kwargs)
         self._plot = plot
         self._rows = rows
@@ -45,11 +45,12 @@ class PlotView(Widget, can_focus=True):
         self.refresh(layout=True)
 
     @property
-    def view(self) -> View:
+    def view(self):
+        """The render.View it is drawn with."""
         return self._view
 
     @view.setter
-    def view(self, view: View) -> None:
+    def view(self, view) -> None:
         if view != self._view:
             self._view = view
             self.refresh(layout=True)

@@ -13,8 +13,9 @@ from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from ntktui.render import DEFAULT_HEIGHT, View
 from ntktui.tui.widgets.plot_view import PLOT_ROWS, PlotView
+
+CLI_HEIGHT = 20  # render.DEFAULT_HEIGHT (render imports numpy: not before the first screen)
 
 MIN_PANEL = 56  # columns a plot needs to stand beside another
 MAX_PLOT_ROWS = 40
@@ -155,7 +156,7 @@ class ReportView(VerticalScroll, can_focus=True):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.report = None
-        self.views: dict[int, View] = {}
+        self.views: dict = {}  # plot index → render.View
         self._widgets: list = []  # one widget per block, in block order
         self._per_row = 1
 
@@ -172,7 +173,7 @@ class ReportView(VerticalScroll, can_focus=True):
         height = self.size.height or (self.app.size.height - 5)
         base = max(12, min(MAX_PLOT_ROWS, height - SHOW_BELOW)) if height else PLOT_ROWS
         if preferred:
-            return max(preferred, min(base, round(preferred * base / DEFAULT_HEIGHT)))
+            return max(preferred, min(base, round(preferred * base / CLI_HEIGHT)))
         return base
 
     def on_resize(self) -> None:
@@ -196,7 +197,9 @@ class ReportView(VerticalScroll, can_focus=True):
         """The plots in order (index i is the Report's i-th plot)."""
         return [w for w in self._widgets if isinstance(w, PlotView)]
 
-    async def show(self, report, views: dict[int, View] | None = None) -> None:
+    async def show(self, report, views: dict | None = None) -> None:
+        from ntktui.render import View
+
         old = self.report
         self.report = report
         self.views = dict(views or {})
@@ -237,7 +240,9 @@ class ReportView(VerticalScroll, can_focus=True):
         if focused_plot is not None and plots:
             plots[min(focused_plot, len(plots) - 1)].focus()
 
-    def set_views(self, views: dict[int, View]) -> None:
+    def set_views(self, views: dict) -> None:
+        from ntktui.render import View
+
         self.views = dict(views)
         for i, widget in enumerate(self.plot_views()):
             widget.view = self.views.get(i, View(numbered=True))
@@ -248,6 +253,8 @@ class ReportView(VerticalScroll, can_focus=True):
         return plots.index(focused) if focused in plots else None
 
     def _widget(self, block, index: int):
+        from ntktui.render import View
+
         kind = _kind(block)
         if kind == "plot":
             return PlotView(block, rows=self.plot_rows(getattr(block, "height", None)),
