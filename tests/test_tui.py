@@ -940,3 +940,30 @@ def test_the_command_line_shows_in_full_and_copies_to_the_clipboard():
 
     shown, height, copied, line = drive(NtkApp(p, quick=True), script)
     assert shown == line == copied and len(line) > 80 and height >= 2  # wrapped, not cut
+
+
+def test_the_history_keeps_blocks_with_numpy_values_as_they_were(tmp_path):
+    from ntktui.render import ImageGrid, Plot, Series
+    from ntktui.report import Note, Report, Table
+    from ntktui.tui import history as h
+
+    k = np.arange(1, 5)
+    report = Report(payload={"n": np.int64(4)}, blocks=(
+        Plot("p", "k", "v", [Series("a", k, np.array([1.0, np.nan, 3.0, 4.0]),
+                                    scatter=np.bool_(False))], log_x=np.bool_(True),
+             hlines=[(np.float64(0.5), "half")], ylim=(np.float64(0), 1.0), height=11),
+        ImageGrid("g", [("row", [np.eye(3)])], ("one",)),
+        Table("t", ["a", "b"], [[np.float64(1.5), None], ["x", np.bool_(True)]]),
+        Note("[dim]n[/dim]")))
+    store = h.History(tmp_path / "history")
+    p = presets.load("spectrum")
+    run = h.new_run(p, False, {}, p.arguments(), 1)
+    run.report = report
+    store.add(run)
+    assert store.error is None
+    again = h.History(tmp_path / "history").runs()[0].the_report()
+    plot, grid, table, note = again.blocks
+    assert plot.log_x is True and plot.ylim == (0.0, 1.0) and plot.hlines == [(0.5, "half")]
+    np.testing.assert_array_equal(plot.series[0].y, [1.0, np.nan, 3.0, 4.0])
+    np.testing.assert_array_equal(grid.rows[0][1][0], np.eye(3))
+    assert list(map(list, table.rows)) == [[1.5, None], ["x", True]] and note.text == "[dim]n[/dim]"

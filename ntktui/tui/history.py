@@ -161,6 +161,8 @@ def overlaid(report, earlier: list[tuple[str, Any]]):
 
 
 def blocks_json(report) -> list[dict]:
+    """The Report's blocks as JSON (numpy numbers and flags as plain ones; the dashed series of
+    an overlay are not the run's own and are left out)."""
     from ntktui.output import to_jsonable
     from ntktui.render import ImageGrid, Plot
     from ntktui.report import Note, Table
@@ -169,22 +171,22 @@ def blocks_json(report) -> list[dict]:
     for b in report.blocks:
         if isinstance(b, Plot):
             out.append({"kind": "plot", "title": b.title, "xlabel": b.xlabel, "ylabel": b.ylabel,
-                        "series": [{"label": s.label, "x": to_jsonable(list(s.x)),
-                                    "y": to_jsonable(list(s.y)), "scatter": s.scatter}
+                        "series": [{"label": s.label, "x": list(s.x), "y": list(s.y),
+                                    "scatter": bool(s.scatter)}
                                    for s in b.series if not s.dashed],
-                        "log_x": b.log_x, "log_y": b.log_y,
+                        "log_x": bool(b.log_x), "log_y": bool(b.log_y),
                         "hlines": [[v, label] for v, label in b.hlines],
-                        "ylim": list(b.ylim) if b.ylim else None, "height": b.height})
+                        "ylim": list(b.ylim) if b.ylim is not None else None,
+                        "height": b.height})
         elif isinstance(b, ImageGrid):
             out.append({"kind": "images", "title": b.title, "panel_titles": list(b.panel_titles),
-                        "rows": [[label, [to_jsonable(img) for img in images]]
-                                 for label, images in b.rows]})
+                        "rows": [[label, list(images)] for label, images in b.rows]})
         elif isinstance(b, Table):
             out.append({"kind": "table", "title": b.title, "columns": list(b.columns),
-                        "rows": to_jsonable([list(r) for r in b.rows])})
+                        "rows": [list(r) for r in b.rows]})
         elif isinstance(b, Note):
             out.append({"kind": "note", "text": b.text})
-    return out
+    return to_jsonable(out)
 
 
 def report_from(payload: dict, blocks: list[dict], complete: bool):

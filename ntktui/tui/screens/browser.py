@@ -32,8 +32,14 @@ class BrowserScreen(Screen):
         self.counts = (len(presets), len(analyses))
 
     @property
+    def presets(self) -> dict:
+        """Option id → Preset: the user's files, the bundled presets, the analyses."""
+        return {**self.files, **self.bundled, **self.analyses}
+
+    @property
     def entries(self) -> dict:
-        return {**self.files, **self.bundled, **self.analyses, **self.runs}
+        """Every option's id → its Preset, or its history Run for a recent run."""
+        return {**self.presets, **self.runs}
 
     def compose(self):
         yield Header()
