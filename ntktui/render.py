@@ -399,15 +399,27 @@ class _Prepared:
     style: int  # colour and marker
 
 
+def _standard_rgb(ansi: int) -> tuple[int, int, int]:
+    """The RGB that Rich's downgrade to 16 colours maps back to exactly this ANSI colour."""
+    from rich._palettes import STANDARD_PALETTE
+
+    return STANDARD_PALETTE[ansi - 30 if ansi < 90 else ansi - 82]
+
+
 def _palette(color: bool, depth: int):
     colors = COLORS_16 if depth == 16 else COLORS_256
     grey = GREY_16 if depth == 16 else GREY_256
 
+    def sgr(c: int) -> str:
+        if depth == 16:
+            # As RGB, not as an ANSI code: a Textual app maps ANSI codes through its theme's
+            # colours before it downgrades them, and two of them may then meet.
+            r, g, b = _standard_rgb(c)
+            return f"\x1b[38;2;{r};{g};{b}m"
+        return f"\x1b[38;5;{c}m"
+
     def code(owner: int) -> str:
-        if owner == -2:
-            return f"\x1b[{grey}m" if depth == 16 else f"\x1b[38;5;{grey}m"
-        c = colors[owner % len(colors)]
-        return f"\x1b[{c}m" if depth == 16 else f"\x1b[38;5;{c}m"
+        return sgr(grey if owner == -2 else colors[owner % len(colors)])
 
     def paint(text: str, owner: int) -> str:
         if not color or owner == -1 or not text.strip():

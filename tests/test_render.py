@@ -14,7 +14,7 @@ import pytest
 
 from ntktui.render import (COLORS_16, COLORS_256, GREY_16, GREY_256, MARKERS, SLACK, Plot, Series,
                            View,
-                           axis, render, _log_label, _number_label)
+                           axis, render, _log_label, _number_label, _standard_rgb)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CODE = re.compile(r"\x1b\[([0-9;]*)m([^\x1b]*)")
@@ -60,8 +60,14 @@ def test_ten_series_get_ten_colours_never_the_frames_and_ten_markers(depth, pale
     text = render(many(10), width=100, height=30, color=True, depth=depth)
     codes = legend_codes(text, 10)
     assert len(set(codes)) == 10  # ten distinct colours
-    grey_code = f"38;5;{grey}" if depth == 256 else str(grey)
+    grey_code = f"38;5;{grey}" if depth == 256 else "38;2;%d;%d;%d" % _standard_rgb(grey)
     assert grey_code not in codes and "0" not in codes and "" not in codes
+    if depth == 16:  # still ten after a 16-colour terminal's downgrade, none the frame's white
+        from rich.color import Color, ColorSystem
+
+        numbers = {Color.from_rgb(*map(int, c.split(";")[2:])).downgrade(
+            ColorSystem.STANDARD).number for c in codes}
+        assert len(numbers) == 10 and not numbers & {0, 7, 8, 15}
     # the frame and tick labels carry no colour: they are drawn in the terminal's foreground
     for line in text.split("\n"):
         for code, chunk in CODE.findall(line):
