@@ -230,6 +230,8 @@ class StudyScreen(Screen):
         self.refresh_bindings()
 
     async def _cancelled(self) -> None:
+        if self.status.state == "cancelled":
+            return  # told twice (the worker's state, then its thread's end)
         run = self.pending
         if run is not None and self.shown is run:
             run.report = run.report.interrupted("cancelled: the rows above are the finished ones")
