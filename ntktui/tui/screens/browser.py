@@ -92,6 +92,7 @@ class BrowserScreen(Screen):
         if keep is not None:
             try:
                 options.highlighted = options.get_option_index(keep)
+                options.scroll_to_highlight()
             except Exception:  # noqa: BLE001 - the entry is gone (pruned)
                 pass
         self._sub_title()

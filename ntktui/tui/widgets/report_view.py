@@ -9,6 +9,8 @@ scroll to them."""
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
@@ -41,8 +43,8 @@ class TableBlock(Vertical):
 
     def compose(self):
         yield Static(self.table.title, classes="title", markup=False)
+        yield Static(classes="more", markup=False)  # above the rows: seen before scrolling
         yield DataTable(show_cursor=False, zebra_stripes=True, fixed_columns=1)
-        yield Static(classes="more", markup=False)
 
     def on_mount(self) -> None:
         grid = self.query_one(DataTable)
@@ -63,7 +65,7 @@ class TableBlock(Vertical):
     def _cells(self) -> list[list[str]]:
         from ntktui.output import fmt
 
-        return [[fmt(v) for v in row] for row in self.table.rows]
+        return [[compact(fmt(v)) for v in row] for row in self.table.rows]
 
     def _natural_width(self, labels, cells) -> int:
         widths = [max([_label_width(c)] + [len(r[i]) for r in cells if i < len(r)])
@@ -125,6 +127,15 @@ class TableBlock(Vertical):
         """What the table shows, cell by cell, as text."""
         grid = self.query_one(DataTable)
         return [[str(c) for c in grid.get_row_at(i)] for i in range(grid.row_count)]
+
+
+def compact(text: str) -> str:
+    """A number as the CLI prints it, its exponent without sign or leading zeros: "2.255e+05" →
+    "2.255e5", "1.2e-07" → "1.2e-7" (two columns fewer per number in a wide table)."""
+    return _EXPONENT.sub(lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), text)
+
+
+_EXPONENT = re.compile(r"(?<=\d)e([+-])0*(\d+)$")
 
 
 def _label_width(label: str) -> int:
