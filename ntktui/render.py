@@ -340,39 +340,6 @@ class _Canvas:
         return out
 
 
-def _segment_dots(x0, y0, x1, y1, phase: int, dashed: bool):
-    """Sub-cell dots along a segment (DDA), clipped to a box a little larger than the canvas
-    by the caller's ranges; returns (xs, ys, phase after)."""
-    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-    n = min(n, 20000)
-    t = np.linspace(0.0, 1.0, n)
-    xs = np.floor(x0 + (x1 - x0) * t).astype(np.int64)
-    ys = np.floor(y0 + (y1 - y0) * t).astype(np.int64)
-    if dashed:
-        keep = ((np.arange(n) + phase) // 3) % 2 == 0
-        xs, ys = xs[keep], ys[keep]
-    return xs, ys, phase + n
-
-
-def _clip(x0, y0, x1, y1, xmax, ymax):
-    """Liang–Barsky: the part of a segment inside [−1, xmax] × [−1, ymax], or None."""
-    t0, t1 = 0.0, 1.0
-    dx, dy = x1 - x0, y1 - y0
-    for p, q in ((-dx, x0 + 1), (dx, xmax - x0), (-dy, y0 + 1), (dy, ymax - y0)):
-        if p == 0:
-            if q < 0:
-                return None
-            continue
-        r = q / p
-        if p < 0:
-            t0 = max(t0, r)
-        else:
-            t1 = min(t1, r)
-        if t0 > t1:
-            return None
-    return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
-
-
 # --- the plot -----------------------------------------------------------------------------------
 
 
@@ -595,27 +562,54 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
 
 
 def _draw_series(canvas: _Canvas, d: _Prepared, xaxis: Axis, yaxis: Axis) -> None:
+    """The series' line as braille dots: every segment between two finite points sampled once
+    per dot it crosses (all segments at once), clipped to the canvas; dashed: three dots on,
+    three off, along the whole line."""
     sx = _inward((xaxis.position(d.x) + 0.5) * 2, 2 * canvas.cols)
     sy = _inward((canvas.rows - 0.5 - yaxis.position(d.y)) * 4, 4 * canvas.rows)
     ok = np.isfinite(sx) & np.isfinite(sy)
     if d.series.scatter:
         return  # markers only (_draw_markers)
-    xmax, ymax = 2 * canvas.cols, 4 * canvas.rows
-    phase = 0
-    for j in range(len(sx) - 1):
-        if not (ok[j] and ok[j + 1]):
-            continue
-        seg = _clip(sx[j], sy[j], sx[j + 1], sy[j + 1], xmax, ymax)
-        if seg is None:
-            continue
-        px, py, phase = _segment_dots(*seg, phase, d.series.dashed)
-        canvas.dots(px, py, d.style)
-    lone = ok & ~np.roll(ok, 1) & ~np.roll(ok, -1)  # a finite point between gaps: one dot
-    if len(sx) == 1:
-        lone = ok
-    if lone.any():
+    lone = ok & ~np.concatenate([[False], ok[:-1]]) & ~np.concatenate([ok[1:], [False]])
+    if lone.any():  # a finite point between gaps: one dot
         canvas.dots(np.floor(sx[lone]).astype(np.int64), np.floor(sy[lone]).astype(np.int64),
                     d.style)
+    pair = ok[:-1] & ok[1:]
+    if not pair.any():
+        return
+    x0, y0, x1, y1 = _clip_all(sx[:-1][pair], sy[:-1][pair], sx[1:][pair], sy[1:][pair],
+                               2 * canvas.cols, 4 * canvas.rows)
+    if not x0.size:
+        return
+    n = np.floor(np.maximum(np.abs(x1 - x0), np.abs(y1 - y0))).astype(np.int64) + 1
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+    seg = np.repeat(np.arange(n.size), n)
+    step = np.arange(seg.size) - starts[seg]
+    t = step / np.maximum(n[seg] - 1, 1)
+    xs = np.floor(x0[seg] + (x1 - x0)[seg] * t).astype(np.int64)
+    ys = np.floor(y0[seg] + (y1 - y0)[seg] * t).astype(np.int64)
+    if d.series.dashed:
+        keep = (np.arange(seg.size) // 3) % 2 == 0
+        xs, ys = xs[keep], ys[keep]
+    canvas.dots(xs, ys, d.style)
+
+
+def _clip_all(x0, y0, x1, y1, xmax: float, ymax: float):
+    """Liang–Barsky on arrays of segments: the parts inside [−1, xmax] × [−1, ymax] (segments
+    wholly outside are dropped)."""
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = np.zeros_like(x0), np.ones_like(x0)
+    inside = np.ones(x0.shape, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for p, q in ((-dx, x0 + 1), (dx, xmax - x0), (-dy, y0 + 1), (dy, ymax - y0)):
+            r = q / p
+            parallel = p == 0
+            inside &= ~(parallel & (q < 0))
+            t0 = np.where(~parallel & (p < 0), np.maximum(t0, r), t0)
+            t1 = np.where(~parallel & (p > 0), np.minimum(t1, r), t1)
+    inside &= t0 <= t1
+    x0, y0, dx, dy, t0, t1 = (a[inside] for a in (x0, y0, dx, dy, t0, t1))
+    return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
 
 
 def _inward(v: np.ndarray, end: int) -> np.ndarray:
