@@ -38,9 +38,19 @@ import sys, time
 from ntktui.tui.app import NtkApp
 
 class Timed(NtkApp):
-    def on_mount(self):
-        super().on_mount()
-        self.call_after_refresh(self._painted)
+    def on_mount(self):  # Textual calls NtkApp.on_mount too (handlers run along the MRO)
+        self.call_after_refresh(self._laid_out)
+
+    def _laid_out(self):
+        # painted: a refresh after the browser's list has its size (not just the app's mount)
+        from ntktui.tui.screens import BrowserScreen
+
+        screen = self.screen
+        if isinstance(screen, BrowserScreen) and screen.query("#presets") and \
+                screen.query_one("#presets").size.height > 0:
+            self.call_after_refresh(self._painted)
+        else:
+            self.call_after_refresh(self._laid_out)
 
     def _painted(self):
         print("painted", flush=True)
@@ -67,7 +77,13 @@ class Floor(App):
         yield Footer()
 
     def on_mount(self):
-        self.call_after_refresh(self._painted)
+        self.call_after_refresh(self._laid_out)
+
+    def _laid_out(self):
+        if self.query_one(OptionList).size.height > 0:
+            self.call_after_refresh(self._painted)
+        else:
+            self.call_after_refresh(self._laid_out)
 
     def _painted(self):
         print("painted", flush=True)
