@@ -43,6 +43,7 @@ class NtkApp(App):
         self._history = history
         self._studies: dict = {}  # study_key → StudyScreen
         self._noted: dict = {}  # (title, message, severity) → when it was last shown
+        self._warming = False
 
     @property
     def history(self):
@@ -63,8 +64,14 @@ class NtkApp(App):
         self.push_screen(BrowserScreen(list_presets(), list_analyses(), files, self.history))
         if self.initial is not None:
             self.open_preset(self.initial)
-        # JAX's import holds the GIL for long stretches: start it once the first screen is drawn
-        self.call_after_refresh(self._warm_up)
+        # (the browser starts the JAX warm-up once it is drawn: see warm_up)
+
+    def warm_up(self) -> None:
+        """Import JAX in a thread, once. Its import holds the GIL for long stretches, so the
+        browser calls this after its first paint rather than competing with it."""
+        if not self._warming:
+            self._warming = True
+            self._warm_up()
 
     @work(thread=True, exit_on_error=False, group="warm-up")
     def _warm_up(self) -> str:

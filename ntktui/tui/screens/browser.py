@@ -80,6 +80,9 @@ class BrowserScreen(Screen):
         first = next((k for k in self.entries), None)
         if first is not None:
             self._describe(first)
+        warm_up = getattr(self.app, "warm_up", None)
+        if warm_up is not None:  # JAX, once this screen is drawn
+            self.call_after_refresh(warm_up)
 
     def on_screen_resume(self) -> None:
         """Back from a study: its run may have joined the recent runs."""
