@@ -132,7 +132,9 @@ def tables(app) -> dict[str, list[list[str]]]:
 
 
 def without_timings(payload):
-    return {k: v for k, v in payload.items() if k != "timings"}
+    """The analysis's own numbers: less timings, and less what the CLI adds when it emits them
+    (provenance, the interrupted flag)."""
+    return {k: v for k, v in payload.items() if k not in ("timings", "provenance", "interrupted")}
 
 
 def command(screen) -> str:
@@ -621,16 +623,30 @@ def test_keys_typed_after_tab_in_one_burst_go_to_the_next_field(tmp_path):
     assert (act, width, focused) == ("relu,t", "16", True)
 
 
-def test_a_failed_run_marks_what_is_shown_stale_and_export_writes_the_run_shown(tmp_path, ntk):
+def test_a_failed_run_marks_what_is_shown_stale_and_export_writes_the_run_shown(tmp_path, ntk,
+                                                                             monkeypatch):
+    import engine.shallow
+    from engine.errors import EngineError
+
+    spectrum, failing = engine.shallow.spectrum, {"on": False}
+
+    def refusing(*args, **kwargs):  # the engine refuses the second run's values
+        if failing["on"]:
+            raise EngineError("the engine refused these values")
+        return spectrum(*args, **kwargs)
+
+    monkeypatch.setattr(engine.shallow, "spectrum", refusing)
     path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
     out = tmp_path / "exports"
 
     async def script(app, pilot):
         s = app.screen
         form = await open_form(app, pilot)
-        form.query_one("#field-width").value = "10000000"  # accepted, then refused: memory
+        form.query_one("#field-width").value = "12"
+        failing["on"] = True
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is s and s.status.state == "failed")
+        failing["on"] = False
         banner = s.query_one("#stale")
         stale = (banner.display, str(banner.content), s.view.has_class("stale"))
         await pilot.press("x")
@@ -639,7 +655,7 @@ def test_a_failed_run_marks_what_is_shown_stale_and_export_writes_the_run_shown(
 
     stale, width, line = drive(NtkApp(presets.load(str(path)), export_dir=out), script)
     assert stale[0] and stale[2] and "failed" in stale[1] and "run 1" in stale[1]
-    assert width == 8 and "--width 10000000" in line  # shown: run 1; set: the failed value
+    assert width == 8 and "--width 12" in line  # shown: run 1; set: the failed value
     (folder,) = list(out.iterdir())
     saved = json.loads((folder / "result.json").read_text())
     assert saved["width"] == 8
