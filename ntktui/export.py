@@ -54,6 +54,10 @@ def save(folder: Path, payload: Mapping, text: str, preset_toml: str) -> list[st
         (tmp / "plot.txt").write_text(text, encoding="utf-8")
         written.append("plot.txt")
         arrays = collect_arrays(payload)
+        if payload.get("interrupted"):  # a partial run says so in every file
+            import numpy as np
+
+            arrays["interrupted"] = np.array(True)
         if arrays:
             import numpy as np
 
@@ -84,7 +88,8 @@ def preset_copy(p, header: str, quick: bool = False,
                 overrides: Mapping[str, Any] | None = None) -> str:
     """The preset as run, after a comment header. Unedited, it is the file itself (run it with
     --quick if the quick table was applied); edited (the dashboard's form), it is written out
-    with the edited values in its params table."""
+    with the values as run in its params table, and its description says first what was changed
+    (the preset's own description names the preset's sizes)."""
     from ntktui import __version__
 
     lines = [f"# {header} (ntktui {__version__})", f"# from {p.source}."]
@@ -92,20 +97,42 @@ def preset_copy(p, header: str, quick: bool = False,
         lines.append("# Parameters edited before the run are written into [params].")
         lines.append(f"# The same run typed out: {p.command_line(quick=quick, overrides=overrides)}")
         params = p.values(quick=quick, overrides=overrides)
-        return "\n".join(lines) + "\n\n" + toml_text(p, params)
+        return "\n".join(lines) + "\n\n" + toml_text(p, params, _described_as_run(p, quick,
+                                                                                  overrides))
     if quick:
         lines.append("# The [quick] overrides were applied: run this file with --quick to repeat it.")
     lines.append(f"# The same run typed out: {p.command_line(quick=quick)}")
     return "\n".join(lines) + "\n\n" + p.source.read_text(encoding="utf-8")
 
 
-def toml_text(p, params: Mapping[str, Any]) -> str:
+def _described_as_run(p, quick: bool, overrides: Mapping[str, Any] | None) -> str:
+    """The preset's description, after what differs from it in this run ("As run: --width 64 …")."""
+    changed = {**(p.quick if quick else {}), **(overrides or {})}
+    if not changed:
+        return p.description
+    values = p.values(quick=quick, overrides=overrides)
+    study = p.study
+    flags = []
+    for key in changed:
+        try:
+            flags += study.param(key).argv(values.get(key))
+        except Exception:  # noqa: BLE001 - a flag turned off has no command-line form
+            flags.append(f"{study.param(key).flag}={study.param(key).format(values.get(key))}")
+    origin = "its defaults" if p.analysis else f"the preset {p.name}"
+    return (f"As run: {' '.join(flags) or 'the defaults'} (changed from {origin}; what follows "
+            f"describes {origin} as written). {p.description}")
+
+
+def toml_text(p, params: Mapping[str, Any], description: str | None = None) -> str:
     """A preset file with these params (no quick table: they are already the values to run);
     each value written by its Param."""
     from ntktui.params import toml_literal
 
-    out = [f"{key} = {toml_literal(getattr(p, key))}" for key in ("title", "paper", "command")]
-    out.insert(1, f"description = {toml_literal(p.description)}")
+    # an analysis run with its defaults has no paper; a preset file needs one (not empty)
+    paper = p.paper or f"none: ntk {p.command} with its declared defaults"
+    out = [f"title = {toml_literal(p.title)}",
+           f"description = {toml_literal(description or p.description)}",
+           f"paper = {toml_literal(paper)}", f"command = {toml_literal(p.command)}"]
     out.append("\n[params]")
     study = p.study
     out += [f"{key} = {study.param(key).toml(value)}" for key, value in params.items()

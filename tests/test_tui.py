@@ -1,6 +1,11 @@
 """The dashboard, driven by key presses in an 80 × 24 terminal (Textual's Pilot): the panels show
 the numbers the CLI prints, the mask keys redraw at once, the λ_min table fills row by row, a
-long sweep stops from the keyboard, failures are notifications, exports repeat the run."""
+long sweep stops from the keyboard, failures are notifications and leave what is shown marked
+stale, exports describe the run on screen and repeat it, plots change by key (log axes, zoom,
+hidden series) and grow with the terminal, wide tables say what lies to the side, help lists
+every key, studies keep their results and runs, and two runs compare on one plot.
+
+Each test has its own user data folder (the history), so no test sees another's runs."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ import pytest
 
 pytest.importorskip("textual")
 
+from textual.app import App  # noqa: E402
+
 from ntktui import presets  # noqa: E402
 from ntktui.output import fmt  # noqa: E402
 from ntktui.report import compute  # noqa: E402
@@ -22,9 +29,17 @@ from ntktui.tui.app import NtkApp  # noqa: E402
 from ntktui.tui.runner import TuiProgress  # noqa: E402
 from ntktui.tui.screens import BrowserScreen, ParamsScreen, StudyScreen  # noqa: E402
 from ntktui.tui.widgets import PlotView, ReportView, TableBlock  # noqa: E402
+from ntktui.tui.widgets.report_view import compact  # noqa: E402
 
 SIZE = (80, 24)
 HEAD = 'title = "T"\ndescription = "D."\npaper = "P"\n'
+
+
+@pytest.fixture(autouse=True)
+def own_data_folder(tmp_path, monkeypatch):
+    """The history of runs lives in the user's data folder: one per test."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
 
 
 def drive(app, script, size=SIZE):
@@ -122,6 +137,15 @@ def without_timings(payload):
     return {k: v for k, v in payload.items() if k not in ("timings", "provenance", "interrupted")}
 
 
+def command(screen) -> str:
+    """The command line the study screen shows (in full, wrapped at the screen's width)."""
+    return str(screen.query_one("#command").content)
+
+
+def shown_text(widget) -> str:
+    return str(widget.render())
+
+
 # --- the browser -------------------------------------------------------------------------------
 
 def test_browser_lists_every_preset_and_describes_the_highlighted_one():
@@ -139,7 +163,7 @@ def test_browser_lists_every_preset_and_describes_the_highlighted_one():
     listed, first, second = drive(NtkApp(), script)
     from ntktui import studies
 
-    assert listed == [*presets.bundled_names(), "analyses-heading",
+    assert listed == [*presets.bundled_names(), "heading:analyses",
                       *(f"analysis:{n}" for n in studies.names())]
     p0, p1 = presets.load(listed[0]), presets.load(listed[1])
     assert p0.title in first and "ntk " + p0.command in first
@@ -180,7 +204,8 @@ def test_spectrum_panel_shows_the_numbers_the_cli_prints(tmp_path, ntk):
     assert without_timings(payload) == without_timings(cli.json())
     rows = shown["Spectrum"]
     for row, result in zip(rows, cli.json()["results"]):
-        assert row[0] == result["activation"] and row[2] == fmt(result["singular_values"][0])
+        assert row[0] == result["activation"] and row[2] == compact(
+            fmt(result["singular_values"][0]))
     # The plot draws σ_k/σ₁ above the floor, per activation, on a log axis.
     for series, result in zip(plot.series, cli.json()["results"]):
         kept = [v for v in result["normalized"] if v is not None]
@@ -213,7 +238,7 @@ def test_mask_keys_redraw_at_once_without_recomputing_the_spectrum(tmp_path, mon
         await pilot.press("minus")
         await pilot.pause()
         line = str(s.query_one("#controls").render())
-        return before, after, s.report.payload, tables(app), line, s.sub_title
+        return before, after, s.report.payload, tables(app), line, command(s)
 
     before, after, last, shown, line, sub_title = drive(NtkApp(presets.load(str(path))), script)
     assert len(calls) == 1  # the spectrum was computed once; the keys only redraw the masks
@@ -230,7 +255,7 @@ def test_mask_keys_redraw_at_once_without_recomputing_the_spectrum(tmp_path, mon
     assert "T = 200" in gd_row[1]
     assert after["kept_above_half"]["gd"] >= before["kept_above_half"]["gd"]
     assert "η·σ₁² = 1.25" in line and "T = 200" in line
-    assert "--eta 1.25" in sub_title and "--steps 200" in sub_title
+    assert "--eta 1.25" in sub_title and "--steps 200" in sub_title  # the command line shown
 
 
 def test_lmin_table_fills_row_by_row_with_the_cli_numbers(tmp_path, ntk, monkeypatch):
@@ -239,8 +264,8 @@ def test_lmin_table_fills_row_by_row_with_the_cli_numbers(tmp_path, ntk, monkeyp
     seen = []
     show = ReportView.show
 
-    async def recording(self, report):
-        await show(self, report)
+    async def recording(self, report, views=None):
+        await show(self, report, views)
         seen.append(len(report.tables()[0].rows))
 
     monkeypatch.setattr(ReportView, "show", recording)
@@ -257,7 +282,7 @@ def test_lmin_table_fills_row_by_row_with_the_cli_numbers(tmp_path, ntk, monkeyp
     rows = shown["λ_min growth"]
     assert [(r[0], r[1]) for r in rows] == [("cos", "6"), ("cos", "12"), ("relu", "6"),
                                             ("relu", "12")]
-    assert rows[1][2] == fmt(cli["results"][0]["lambda_min"][1])
+    assert rows[1][2] == compact(fmt(cli["results"][0]["lambda_min"][1]))
 
 
 # --- cancelling, failures, editing --------------------------------------------------------------
@@ -356,7 +381,7 @@ def test_the_form_refuses_a_malformed_value_and_reruns_with_edited_ones(tmp_path
         await pilot.press("ctrl+s")
         await pilot.pause()
         await until(pilot, lambda: s.status.state == "done" and s.report.payload["width"] == 12)
-        return refused, notes, s.overrides, s.sub_title
+        return refused, notes, s.overrides, command(s)
 
     refused, notes, overrides, sub_title = drive(NtkApp(presets.load(str(path))), script)
     assert refused and any("--width" in n and "eight" in n for n in notes)
@@ -375,11 +400,12 @@ def test_quick_switches_sizes_and_runs_again():
         await pilot.press("t")
         await pilot.pause()
         await until(pilot, lambda: finished(app) and s.report.payload["width"] != first)
-        return first, s.report.payload["width"], s.quick, s.sub_title
+        return first, s.report.payload["width"], s.quick, command(s) + " " + str(
+            s.status.render())
 
     first, second, now_quick, sub_title = drive(NtkApp(p, quick=False), script)
     assert (first, second, now_quick) == (full, quick, True)
-    assert f"--width {quick}" in sub_title
+    assert f"--width {quick}" in sub_title and "quick sizes" in sub_title
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -447,3 +473,530 @@ def test_analyses_compute_from_python_with_the_command_defaults():
     report = compute("spectrum", act=["relu"], width=8)
     assert report.complete and report.payload["width"] == 8
     assert report.tables()[0].title == "Spectrum" and len(report.plots()) == 1
+
+
+# --- plots: keys, sizes, side by side (issue 12, point 1) --------------------------------------
+
+def test_plot_keys_switch_log_axes_zoom_and_hide_series(tmp_path):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu", "tanh"]\nwidth = 32\n')
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: finished(app))
+        plot = s.query_one(PlotView)
+        first = plot.text()
+        await pilot.press("l")  # y axis: log → linear
+        await pilot.pause()
+        linear = (plot.view.logs(plot.plot), plot.text())
+        await pilot.press("l", "z", "z")  # back to log; x range a quarter
+        await pilot.pause()
+        zoomed = (plot.view.window, plot.text())
+        await pilot.press("full_stop")  # move the window right
+        await pilot.pause()
+        moved = plot.view.window
+        await pilot.press("2")  # hide tanh
+        await pilot.pause()
+        hidden = (plot.view.hidden, plot.text())
+        await pilot.press("a")  # everything as declared
+        await pilot.pause()
+        return first, linear, zoomed, moved, hidden, plot.view, plot.text()
+
+    first, linear, zoomed, moved, hidden, view, last = drive(NtkApp(presets.load(str(path))),
+                                                            script)
+    assert linear[0] == (False, False) and "1e-" in first and "1e-" not in linear[1]
+    assert zoomed[0] == (0.375, 0.625)  # a quarter of the x range, around its middle
+    assert moved[0] > zoomed[0][0]
+    assert hidden[0] == {1} and "2 + tanh (hidden)" in hidden[1]
+    assert view.hidden == frozenset() and view.window == (0.0, 1.0) and view.log_y is None
+    assert "1e-" in last and "(hidden)" not in last
+
+
+def synthetic_report(plots: int = 2, columns: int = 8):
+    from ntktui.render import Plot, Series
+    from ntktui.report import Report, Table
+
+    k = np.arange(1, 41)
+    blocks = [Plot(f"plot {i}", "k", "v", [Series(f"s{j}", k, (j + 1) / k) for j in range(3)],
+                   log_y=True) for i in range(plots)]
+    names = ["linear", "abrelu(3,1)", "abrelu(2,1)", "relu", "abrelu(1,2)", "abrelu(1,3)", "abs",
+             "sin", "cos", "erf", "gelu", "silu", "sinc", "tanh", "heaviside", "relu2"]
+    cols = ["depth L", *names[: columns - 1]]
+    # κ against depth: linear stays at the Gram matrix's 2e5, the others grow from 18
+    # (at depth 1 every network has the Gram matrix's κ, 2.255e+05: nine characters each)
+    rows = [[d, 2.255e5, *((2.255e5 if d == 1 else 55.2 + d * 0.7 + c)
+                           for c in range(columns - 2))] for d in range(1, 6)]
+    blocks.append(Table("κ against depth", cols, rows))
+    return Report(payload={}, blocks=tuple(blocks))
+
+
+class ReportApp(App):
+    """Only a ReportView (with the dashboard's styles), showing a given Report."""
+
+    CSS_PATH = NtkApp.CSS_PATH
+
+    def __init__(self, report):
+        super().__init__()
+        self.report = report
+
+    def compose(self):
+        yield ReportView(id="report")
+
+    async def show(self):
+        await self.query_one(ReportView).show(self.report)
+
+
+@pytest.mark.parametrize("size,per_row", [((80, 24), 1), ((120, 40), 2)])
+def test_plots_grow_with_the_terminal_and_stand_side_by_side(size, per_row):
+    async def script(app, pilot):
+        await pilot.pause()
+        await app.show()
+        await pilot.pause()
+        view = app.query_one(ReportView)
+        plots = view.plot_views()
+        return ([p.region for p in plots], view.size.height,
+                [p.text().split("\n") for p in plots])
+
+    regions, view_height, texts = drive(ReportApp(synthetic_report(2)), script, size=size)
+    rows = {r.height for r in regions}
+    assert len(rows) == 1 and rows.pop() >= view_height - 3  # the view's height, less a glimpse
+    if per_row == 2:
+        assert regions[0].y == regions[1].y and regions[1].x > regions[0].right - 1
+    else:
+        assert regions[1].y >= regions[0].bottom
+    for text, region in zip(texts, regions):
+        assert max(len(line) for line in text) <= region.width  # nothing wraps or is cut
+
+
+# --- tables (point 2) ---------------------------------------------------------------------------
+
+def test_a_wide_table_wraps_its_column_names_to_fit_80_columns():
+    async def script(app, pilot):
+        await pilot.pause()
+        await app.show()
+        await pilot.pause()
+        block = app.query_one(TableBlock)
+        await until(pilot, lambda: block.query_one(".more").display is False)
+        from textual.widgets import DataTable
+
+        grid = block.query_one(DataTable)
+        return grid.header_height, block.hidden_columns(), grid.virtual_size.width, grid.size.width
+
+    header, hidden, virtual, width = drive(ReportApp(synthetic_report(0, columns=8)), script)
+    assert header == 2 and hidden == [] and virtual <= width  # κ against depth fits at 80
+
+
+def test_a_table_wider_than_the_screen_says_what_lies_to_the_side_and_scrolls():
+    async def script(app, pilot):
+        from textual.widgets import DataTable
+
+        await pilot.pause()
+        await app.show()
+        block = app.query_one(TableBlock)
+        hint = block.query_one(".more")
+        await until(pilot, lambda: hint.display and "more column" in str(hint.content))
+        before = str(hint.content)
+        grid = block.query_one(DataTable)
+        grid.focus()
+        await pilot.press("right", "right", "right")
+        await until(pilot, lambda: grid.scroll_x > 0 and "to the left" in str(hint.content))
+        first_cell = grid.get_row_at(0)[0]
+        return before, str(hint.content), grid.fixed_columns, first_cell
+
+    before, after, fixed, first = drive(ReportApp(synthetic_report(0, columns=16)), script)
+    assert "→" in before and "tab to the table" in before and "relu2" in before or "…" in before
+    assert "← more to the left" in after
+    assert fixed == 1 and first == "1"  # the first column stays in view
+
+
+# --- the form (point 3) -------------------------------------------------------------------------
+
+def test_keys_typed_after_tab_in_one_burst_go_to_the_next_field(tmp_path):
+    """A paste or a fast typist over SSH delivers keys in one read: the Tab must move the focus
+    before the next keys are handed to a field."""
+    from textual import events
+
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+
+    async def script(app, pilot):
+        form = await open_form(app, pilot)
+        act = form.query_one("#field-act")
+        act.focus()
+        await pilot.pause()
+        act.cursor_position = len(act.value)  # after "relu" (focus selects the text)
+        act.selection = type(act.selection)(len(act.value), len(act.value))
+        width = form.query_one("#field-width")
+        width.value = ""
+        for key, char in (("comma", ","), ("t", "t"), ("tab", "\t"), ("1", "1"), ("6", "6")):
+            app.post_message(events.Key(key, char))  # all queued before any is handled
+        await pilot.pause()
+        await pilot.pause()
+        return act.value, width.value, form.focused is width
+
+    act, width, focused = drive(NtkApp(presets.load(str(path))), script)
+    assert (act, width, focused) == ("relu,t", "16", True)
+
+
+def test_a_failed_run_marks_what_is_shown_stale_and_export_writes_the_run_shown(tmp_path, ntk,
+                                                                             monkeypatch):
+    import engine.shallow
+    from engine.errors import EngineError
+
+    spectrum, failing = engine.shallow.spectrum, {"on": False}
+
+    def refusing(*args, **kwargs):  # the engine refuses the second run's values
+        if failing["on"]:
+            raise EngineError("the engine refused these values")
+        return spectrum(*args, **kwargs)
+
+    monkeypatch.setattr(engine.shallow, "spectrum", refusing)
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+    out = tmp_path / "exports"
+
+    async def script(app, pilot):
+        s = app.screen
+        form = await open_form(app, pilot)
+        form.query_one("#field-width").value = "12"
+        failing["on"] = True
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is s and s.status.state == "failed")
+        failing["on"] = False
+        banner = s.query_one("#stale")
+        stale = (banner.display, str(banner.content), s.view.has_class("stale"))
+        await pilot.press("x")
+        await until(pilot, lambda: any(n.title == "exported" for n in app._notifications))
+        return stale, s.report.payload["width"], command(s)
+
+    stale, width, line = drive(NtkApp(presets.load(str(path)), export_dir=out), script)
+    assert stale[0] and stale[2] and "failed" in stale[1] and "run 1" in stale[1]
+    assert width == 8 and "--width 12" in line  # shown: run 1; set: the failed value
+    (folder,) = list(out.iterdir())
+    saved = json.loads((folder / "result.json").read_text())
+    assert saved["width"] == 8
+    again = ntk("run", str(folder / "preset.toml"), "--json")
+    assert again.code == 0, again.err
+    assert without_timings(again.json()) == without_timings(saved)
+
+
+# --- export (point 4) ---------------------------------------------------------------------------
+
+def test_export_of_a_partial_run_is_marked_in_every_file_and_names_an_absolute_folder(
+        tmp_path, monkeypatch, hold_until_cancelled):
+    hold_until_cancelled(1)
+    monkeypatch.chdir(tmp_path)
+    path = preset_file(tmp_path, "long", "lmin", 'act = ["cos"]\nsamples = "4:40:4"\n'
+                       'hidden = "4N,16"\nn0 = 8\nsigma_w = 0.35\n')
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: s.report is not None and s.report.tables()[0].rows)
+        await pilot.press("c")
+        await until(pilot, lambda: s.status.state == "cancelled" and not s.thread_running)
+        await pilot.press("x")
+        await until(pilot, lambda: any(n.title == "exported" for n in app._notifications))
+        return [n.message for n in app._notifications if n.title == "exported"]
+
+    notes = drive(NtkApp(presets.load(str(path)), export_dir="relative/exports"), script)
+    (folder,) = list((tmp_path / "relative" / "exports").iterdir())
+    assert str(folder.resolve()) in notes[0] and "partial" in notes[0]
+    assert folder.name.endswith("-partial")
+    assert json.loads((folder / "result.json").read_text())["interrupted"] is True
+    assert "cancelled" in (folder / "plot.txt").read_text()
+    assert "PARTIAL" in (folder / "preset.toml").read_text()
+
+
+def test_an_edited_export_describes_its_own_values(tmp_path):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+    out = tmp_path / "exports"
+
+    async def script(app, pilot):
+        s = app.screen
+        form = await open_form(app, pilot)
+        form.query_one("#field-width").value = "12"
+        await pilot.press("enter")
+        await until(pilot, lambda: finished(app) and s.report.payload["width"] == 12)
+        await pilot.press("x")
+        await until(pilot, lambda: any(n.title == "exported" for n in app._notifications))
+
+    drive(NtkApp(presets.load(str(path)), export_dir=out), script)
+    (folder,) = list(out.iterdir())
+    saved = presets.load(str(folder / "preset.toml"))
+    assert saved.description.startswith("As run: --width 12") and saved.params["width"] == 12
+
+
+# --- status and notifications (point 5) ---------------------------------------------------------
+
+def test_a_key_held_at_a_limit_gives_one_notification(tmp_path):
+    path = preset_file(tmp_path, "mask", "mask", 'act = "relu"\nwidth = 16\neta = 1.0\n'
+                       'steps = 100\nk = 4\n')
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: finished(app))
+        await pilot.press(*["plus"] * 12)  # η·σ₁² stops at its upper limit
+        await pilot.pause()
+        return [n.message for n in app._notifications], s.report.payload["eta_relative"]
+
+    notes, eta = drive(NtkApp(presets.load(str(path))), script)
+    limits = [n for n in notes if "at its limit" in n]
+    assert len(limits) == 1 and eta <= 2
+
+
+def test_a_long_message_wraps_in_the_status_line_instead_of_being_cut(tmp_path):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+    long = "a long reason " * 12 + "THE END"
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: finished(app))
+        s.status.stop("failed", long)
+        await pilot.pause()
+        return s.status.size.height, str(s.status.render())
+
+    height, text = drive(NtkApp(presets.load(str(path))), script)
+    assert height >= 2 and "THE END" in text
+
+
+# --- help, modes, leaving and returning (point 6) -----------------------------------------------
+
+@pytest.mark.parametrize("key", ["question_mark", "f1"])
+def test_help_lists_every_key_of_the_study_screen(tmp_path, key):
+    from ntktui.tui.screens.help import HelpScreen, _bindings
+
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: finished(app))
+        await pilot.press(key)
+        await pilot.pause()
+        help_screen = app.screen
+        text = help_screen.text() if isinstance(help_screen, HelpScreen) else ""
+        keys = [app.get_key_display(b) for b in _bindings(s)]
+        await pilot.press("escape")
+        await pilot.pause()
+        return text, keys, app.screen is s
+
+    text, keys, back = drive(NtkApp(presets.load(str(path))), script)
+    assert back and text
+    for k in keys:
+        assert k in text, k
+    assert "ctrl+q" in text and "quit" in text and "sideways" in text and "full sizes" in text
+
+
+@pytest.mark.parametrize("screen_name", ["browser", "form"])
+def test_help_lists_the_keys_of_the_browser_and_the_form(tmp_path, screen_name):
+    from ntktui.tui.screens.help import HelpScreen, _bindings
+
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+
+    async def script(app, pilot):
+        if screen_name == "form":
+            await open_form(app, pilot)
+            await pilot.press("f1")
+        else:
+            await pilot.pause()
+            await pilot.press("question_mark")
+        await pilot.pause()
+        below = app.screen_stack[-2]
+        keys = [app.get_key_display(b) for b in _bindings(below)]
+        return app.screen.text() if isinstance(app.screen, HelpScreen) else "", keys
+
+    app = NtkApp(presets.load(str(path))) if screen_name == "form" else NtkApp()
+    text, keys = drive(app, script)
+    assert text and all(k in text for k in keys) and "ctrl+q" in text
+
+
+def test_escape_on_a_running_study_asks_and_can_leave_it_running(tmp_path, hold_until_cancelled):
+    from ntktui.tui.screens.dialogs import LeaveRunning
+
+    hold_until_cancelled(1)
+    path = preset_file(tmp_path, "long", "lmin", 'act = ["cos"]\nsamples = "4:40:4"\n'
+                       'hidden = "4N,16"\nn0 = 8\nsigma_w = 0.35\n')
+    p = presets.load(str(path))
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: s.report is not None and s.report.tables()[0].rows)
+        await pilot.press("escape")
+        await pilot.pause()
+        asked = isinstance(app.screen, LeaveRunning)
+        await pilot.press("escape")  # stay
+        await pilot.pause()
+        stayed = app.screen is s and s.running
+        await pilot.press("escape", "k")  # keep it running, back to the browser
+        await pilot.pause()
+        left = isinstance(app.screen, BrowserScreen) and s.running
+        app.open_preset(p)  # back to it: the same screen, its run and rows
+        await pilot.pause()
+        returned = app.screen is s and s.running and len(s.report.tables()[0].rows) >= 1
+        await pilot.press("escape", "c")  # cancel it and leave
+        await until(pilot, lambda: not s.thread_running and s.status.state == "cancelled")
+        return asked, stayed, left, returned, isinstance(app.screen, BrowserScreen)
+
+    assert drive(NtkApp(p), script) == (True, True, True, True, True)
+
+
+def test_returning_to_a_study_shows_its_last_results_without_running_again(tmp_path):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+    p = presets.load(str(path))
+
+    async def script(app, pilot):
+        s = app.screen
+        await until(pilot, lambda: finished(app))
+        report, runs = s.report, s.run_id
+        await pilot.press("escape")
+        await pilot.pause()
+        options = app.screen.query_one("#presets")
+        listed = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        app.screen._open(f"file:{path}")  # as enter on its entry in the browser
+        await pilot.pause()
+        return listed, app.screen is s, s.report is report, s.run_id == runs
+
+    listed, same, kept, not_rerun = drive(NtkApp(p), script)
+    assert f"file:{path}" in listed and "heading:your files" in listed  # the user's file
+    assert same and kept and not_rerun
+
+
+def test_a_study_opened_from_the_palette_inside_another_returns_to_the_browser(tmp_path):
+    a = presets.load(str(preset_file(tmp_path, "a", "spectrum", 'act = ["relu"]\nwidth = 8\n')))
+    b = presets.load(str(preset_file(tmp_path, "b", "spectrum", 'act = ["tanh"]\nwidth = 8\n')))
+
+    async def script(app, pilot):
+        await until(pilot, lambda: finished(app))
+        app.open_preset(b)  # what the palette's command does
+        await pilot.pause()
+        opened = app.screen.preset.name
+        await until(pilot, lambda: finished(app))
+        await pilot.press("escape")
+        await pilot.pause()
+        return opened, type(app.screen).__name__, len(app.screen_stack)
+
+    assert drive(NtkApp(a), script) == ("b", "BrowserScreen", 2)
+
+
+# --- history and comparison (point 7) -----------------------------------------------------------
+
+def test_two_runs_of_the_spectrum_compare_on_one_plot(tmp_path, ntk_json):
+    from ntktui.tui.screens.compare import CompareScreen
+
+    path = preset_file(tmp_path, "fig", "spectrum", 'act = ["relu"]\nwidth = 64\n')
+
+    async def script(app, pilot):
+        s = app.screen
+        form = await open_form(app, pilot)  # run 1: width 64
+        form.query_one("#field-width").value = "256"
+        await pilot.press("enter")
+        await until(pilot, lambda: finished(app) and s.report.payload["width"] == 256)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        await pilot.press("space", "enter")  # choose run 1, show it
+        await pilot.pause()
+        plot = s.query_one(PlotView)
+        return plot.plot, plot.text()
+
+    plot, text = drive(NtkApp(presets.load(str(path))), script)
+    current, earlier = plot.series
+    assert current.label == "relu s=32" and not current.dashed
+    assert earlier.label == "relu s=32 (width 64)" and earlier.dashed
+    cli64 = ntk_json("spectrum", "--act", "relu", "--width", "64")["results"][0]
+    cli256 = ntk_json("spectrum", "--act", "relu", "--width", "256")["results"][0]
+    np.testing.assert_allclose(earlier.y, [v for v in cli64["normalized"] if v is not None],
+                               rtol=1e-12)
+    np.testing.assert_allclose(current.y, [v for v in cli256["normalized"] if v is not None],
+                               rtol=1e-12)
+    assert "1 • relu  2 ╌• relu (width 64)  (all s=32)" in text
+
+
+def test_finished_runs_are_kept_on_disk_and_reopen_in_a_new_session(tmp_path, ntk,
+                                                                     own_data_folder):
+    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+
+    async def first_session(app, pilot):
+        await until(pilot, lambda: finished(app))
+        return app.screen.report.payload
+
+    payload = drive(NtkApp(presets.load(str(path))), first_session)
+    (entry,) = list((own_data_folder / "ntktui" / "history").iterdir())
+    assert {f.name for f in entry.iterdir()} == {"meta.json", "preset.toml", "result.json",
+                                                 "blocks.json"}
+    again = ntk("run", str(entry / "preset.toml"), "--json")
+    assert again.code == 0 and without_timings(again.json()) == without_timings(
+        json.loads(json.dumps(payload)))
+
+    async def second_session(app, pilot):
+        await pilot.pause()
+        options = app.screen.query_one("#presets")
+        listed = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        key = next(k for k in listed if k.startswith("run:"))
+        app.screen._open(key)
+        await pilot.pause()
+        s = app.screen
+        return listed, s.status.state, s.running, s.report.payload, tables(app)
+
+    listed, state, running, reopened, shown = drive(NtkApp(), second_session)
+    assert "heading:recent runs" in listed
+    assert state == "done" and not running  # shown as kept, not run again
+    assert without_timings(reopened) == without_timings(json.loads(json.dumps(payload)))
+    assert shown["Spectrum"][0][0] == "relu"
+
+
+def test_the_history_keeps_the_last_runs_only(tmp_path, monkeypatch):
+    from ntktui.report import Report
+    from ntktui.tui import history as h
+
+    monkeypatch.setattr(h, "MAX_RUNS", 3)
+    store = h.History(tmp_path / "history")
+    p = presets.load("spectrum")
+    for i in range(5):
+        run = h.new_run(p, False, {"width": 8 + i}, p.arguments(overrides={"width": 8 + i}), i + 1)
+        run.report = Report(payload={"width": 8 + i}, blocks=())
+        store.add(run)
+    kept = sorted((tmp_path / "history").iterdir())
+    assert len(kept) == 3 and store.error is None
+    fresh = h.History(tmp_path / "history").runs()
+    assert [r.settings["width"] for r in fresh] == ["12", "11", "10"]  # newest first
+
+
+# --- the command line (point 8) -----------------------------------------------------------------
+
+def test_the_command_line_shows_in_full_and_copies_to_the_clipboard():
+    p = presets.load("seed003-fig3")
+
+    async def script(app, pilot):
+        s = app.screen
+        await pilot.pause()
+        widget = s.query_one("#command")
+        await pilot.press("y")
+        await pilot.pause()
+        return command(s), widget.size.height, app.clipboard, s.command_line()
+
+    shown, height, copied, line = drive(NtkApp(p, quick=True), script)
+    assert shown == line == copied and len(line) > 80 and height >= 2  # wrapped, not cut
+
+
+def test_the_history_keeps_blocks_with_numpy_values_as_they_were(tmp_path):
+    from ntktui.render import ImageGrid, Plot, Series
+    from ntktui.report import Note, Report, Table
+    from ntktui.tui import history as h
+
+    k = np.arange(1, 5)
+    report = Report(payload={"n": np.int64(4)}, blocks=(
+        Plot("p", "k", "v", [Series("a", k, np.array([1.0, np.nan, 3.0, 4.0]),
+                                    scatter=np.bool_(False))], log_x=np.bool_(True),
+             hlines=[(np.float64(0.5), "half")], ylim=(np.float64(0), 1.0), height=11),
+        ImageGrid("g", [("row", [np.eye(3)])], ("one",)),
+        Table("t", ["a", "b"], [[np.float64(1.5), None], ["x", np.bool_(True)]]),
+        Note("[dim]n[/dim]")))
+    store = h.History(tmp_path / "history")
+    p = presets.load("spectrum")
+    run = h.new_run(p, False, {}, p.arguments(), 1)
+    run.report = report
+    store.add(run)
+    assert store.error is None
+    again = h.History(tmp_path / "history").runs()[0].the_report()
+    plot, grid, table, note = again.blocks
+    assert plot.log_x is True and plot.ylim == (0.0, 1.0) and plot.hlines == [(0.5, "half")]
+    np.testing.assert_array_equal(plot.series[0].y, [1.0, np.nan, 3.0, 4.0])
+    np.testing.assert_array_equal(grid.rows[0][1][0], np.eye(3))
+    assert list(map(list, table.rows)) == [[1.5, None], ["x", True]] and note.text == "[dim]n[/dim]"

@@ -1,8 +1,12 @@
-"""Snapshots of the dashboard at 80 × 24 (pytest-textual-snapshot): the preset browser, a
-finished study and the parameter form. A changed screen fails here; after checking the new
-look (`snapshot_report.html`), accept it with `scripts/test tests/test_tui_snapshots.py
---snapshot-update`. The SVGs depend on how Textual and plotext draw, so they are compared only
-with the versions they were recorded with (RECORDED_WITH)."""
+"""Snapshots of the dashboard at 80 × 24 and 120 × 40 (pytest-textual-snapshot): the preset
+browser, a finished study, the parameter form, the help, and two runs compared on one plot. A
+changed screen fails here; after checking the new look (`snapshot_report.html`), accept it with
+`scripts/test tests/test_tui_snapshots.py --snapshot-update`. The SVGs depend on how Textual
+draws, so they are compared only with the version they were recorded with (RECORDED_WITH).
+
+Deterministic under load: the status line's clock is frozen, every snapshot waits for a state
+(never a duration), plots use the 256-colour palette whatever the terminal, and each test has an
+empty history."""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ pytest.importorskip("pytest_textual_snapshot")
 from ntktui import presets  # noqa: E402
 from ntktui.tui.app import NtkApp  # noqa: E402
 
-SIZE = (80, 24)
-RECORDED_WITH = {"textual": "8.2", "plotext": "5.3"}
+SMALL, LARGE = (80, 24), (120, 40)
+RECORDED_WITH = {"textual": "8.2"}
 HEAD = 'title = "Tiny spectrum"\ndescription = "D."\npaper = "P"\ncommand = "spectrum"\n'
 
 
@@ -30,8 +34,18 @@ pytestmark = pytest.mark.skipif(
     + "; rerun with --snapshot-update to record them for these versions")
 
 
-def test_browser(snap_compare):
-    assert snap_compare(NtkApp(), terminal_size=SIZE, press=["down", "down"])
+@pytest.fixture(autouse=True)
+def empty_history(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def frozen() -> float:
+    """The status line's clock, stopped: elapsed times do not depend on the machine."""
+    return 0.0
+
+
+def app(preset=None) -> NtkApp:
+    return NtkApp(preset, clock=frozen, plot_colors=256)
 
 
 @pytest.fixture
@@ -41,20 +55,22 @@ def tiny(tmp_path):
     return presets.load(str(path))
 
 
-def frozen() -> float:
-    """The status line's clock, stopped: elapsed times do not depend on the machine."""
-    return 0.0
-
-
-async def _finished(pilot):
+async def _finished(pilot, width: int | None = None):
     screen = pilot.app.screen
-    while screen.status.state != "done":
+    while screen.status.state != "done" or (
+            width is not None and screen.report.payload["width"] != width):
         await pilot.pause(0.05)
     await pilot.pause()
 
 
-def test_finished_study(snap_compare, tiny):
-    assert snap_compare(NtkApp(tiny, clock=frozen), terminal_size=SIZE, run_before=_finished)
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_browser(snap_compare, size):
+    assert snap_compare(app(), terminal_size=size, press=["down", "down"])
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_finished_study(snap_compare, tiny, size):
+    assert snap_compare(app(tiny), terminal_size=size, run_before=_finished)
 
 
 def test_parameter_form(snap_compare, tiny):
@@ -63,4 +79,30 @@ def test_parameter_form(snap_compare, tiny):
         await pilot.press("e")
         await pilot.pause()
 
-    assert snap_compare(NtkApp(tiny, clock=frozen), terminal_size=SIZE, run_before=form)
+    assert snap_compare(app(tiny), terminal_size=SMALL, run_before=form)
+
+
+def test_help(snap_compare, tiny):
+    async def help_(pilot):
+        await _finished(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app(tiny), terminal_size=SMALL, run_before=help_)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+def test_two_runs_compared(snap_compare, tiny, size):
+    async def compared(pilot):
+        await _finished(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        pilot.app.screen.query_one("#field-width").value = "48"
+        await pilot.press("enter")
+        await _finished(pilot, width=48)
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("space", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app(tiny), terminal_size=size, run_before=compared)

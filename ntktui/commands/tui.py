@@ -1,10 +1,12 @@
-"""Open the dashboard: the preset browser, or PRESET's study at once.
+"""Open the dashboard: the preset browser (presets, every analysis, your files, recent runs), or
+PRESET's study at once.
 
-Keys are shown in the footer: enter opens a preset, r runs, c (or ctrl+c) cancels after the
-chunk in progress, e edits the parameters, t switches quick and full sizes, x exports the
-study (result.json, plot.txt, arrays.npz, preset.toml), - and + move the mask's η, the square brackets its T,
-escape goes back, ctrl+p searches presets and commands, ctrl+q quits. No mouse is needed; it
-works in an 80 × 24 terminal and over SSH (TEXTUAL_COLOR_SYSTEM=256 if colours look wrong)."""
+? or F1 lists every key of the screen you are on. On a study: r runs, c (or ctrl+c) cancels after
+the chunk in progress, e edits the parameters, t switches quick and full sizes, x exports, o
+overlays earlier runs, y copies the command line, l/L and z/Z change the plot's axes and range,
+1–9 hide series; escape goes back (asking first while a run is on). ctrl+p searches presets and
+commands, ctrl+q quits. No mouse is needed; it works in an 80 × 24 terminal and over SSH
+(TEXTUAL_COLOR_SYSTEM=256 if colours look wrong). Details: docs/dashboard.md."""
 
 from __future__ import annotations
 

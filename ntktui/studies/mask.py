@@ -126,7 +126,7 @@ def mask_plot(s, r: dict):
         series.append(Series(labels[name], index[keep], r["masks"][name][keep]))
     return Plot(title=f"Shrinkage masks m(σ_k), {s.activation} s={s.scale:g} "
                 f"(N={s.samples}, M={s.width})", xlabel="k", ylabel="m(σ_k)", series=series,
-                hlines=[(0.5, "½")], ylim=(-0.02, 1.02))
+                hlines=[(0.5, "½")], ylim=(-0.02, 1.02), log_x=True)
 
 
 def mask_blocks(s, r: dict) -> list:

@@ -18,6 +18,11 @@ class ParamsScreen(ModalScreen):
     BINDINGS = [
         Binding("ctrl+s", "submit", "Run"),
         Binding("escape", "dismiss_form", "Cancel"),
+        # Priority: the app moves the focus as it reads the key, so that keys typed after a Tab
+        # in one burst (a paste, a fast typist over SSH) go to the next field, not the last.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+        Binding("question_mark,f1", "help", "Help", show=False, key_display="?"),
     ]
 
     def __init__(self, preset, quick: bool, overrides: dict):
@@ -105,6 +110,11 @@ class ParamsScreen(ModalScreen):
             self.notify(one_line(exc), title="not run", severity="error", timeout=8)
             return
         self.dismiss(overrides)
+
+    def action_help(self) -> None:
+        from ntktui.tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
 
     def action_dismiss_form(self) -> None:
         self.dismiss(None)

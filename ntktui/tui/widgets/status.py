@@ -1,4 +1,5 @@
-"""One line under the header: what runs, how far it is, how long it has taken."""
+"""The lines under the header: what runs, how far it is, how long it has taken, which run it is
+and at which sizes (quick or full); a long message wraps rather than being cut."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ BAR = 16
 
 class StatusLine(Static):
     DEFAULT_CSS = """
-    StatusLine { height: 1; width: 1fr; background: $boost; padding: 0 1; }
+    StatusLine { height: auto; max-height: 4; width: 1fr; background: $boost; padding: 0 1; }
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs):
@@ -23,13 +24,20 @@ class StatusLine(Static):
         self.label, self.done, self.total = "", 0, 0
         self.started = self.finished = None
         self.message = ""
+        self.run = ""  # "run 3"
+        self.mode = ""  # "quick sizes" or "full sizes"
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self._tick)
+        self._draw()
 
-    def start(self) -> None:
+    def start(self, run: str = "") -> None:
         self.state, self.label, self.done, self.total = "running", "starting", 0, 0
-        self.started, self.finished, self.message = self.clock(), None, ""
+        self.started, self.finished, self.message, self.run = self.clock(), None, "", run
+        self._draw()
+
+    def set_mode(self, quick: bool) -> None:
+        self.mode = "quick sizes" if quick else "full sizes"
         self._draw()
 
     def progress(self, label: str, done: int, total: int) -> None:
@@ -42,6 +50,10 @@ class StatusLine(Static):
             self.done = self.total  # a finished run is whole, whatever its last tick said
         if state != "cancelling":
             self.finished = self.clock()
+        self._draw()
+
+    def show_message(self, message: str) -> None:
+        self.message = message
         self._draw()
 
     @property
@@ -68,6 +80,9 @@ class StatusLine(Static):
             text.append(f"  {self.label}")
         if self.started is not None:
             text.append(f"  {self.elapsed:.1f} s")
+        tags = " · ".join(t for t in (self.run, self.mode) if t)
+        if tags:
+            text.append(f"  {tags}", style="bold")
         if self.message:
-            text.append(f"  {self.message}", style="dim")
+            text.append(f"  {self.message}", style="dim" if self.state != "failed" else "red")
         self.update(text)
