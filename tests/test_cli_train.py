@@ -1,10 +1,12 @@
 """`ntk train` (issue 13): GD on a coordinate network against its NTK prediction, from the command
-line. The JSON is the engine's (engine.lab) for every network; 1-D and 2-D data; one-line errors
-for combinations that make no sense; memory refused before anything is loaded; Ctrl-C and the
-dashboard's cancel keep the finished checkpoints; the partial Reports have the final one's shape;
-and the claims of the bundled presets on their quick sizes.
+line. The JSON is the engine's (engine.lab) for every network; one-line errors for combinations
+that make no sense; memory refused before anything is loaded; Ctrl-C and the dashboard's cancel
+keep the finished checkpoints; the partial Reports have the final one's shape; views redraw
+without training; and the claims of the bundled presets on their quick sizes, which also carry
+the contract of several networks (the lazy limit) and of 2-D pictures (SIREN).
 
-Sizes are tiny and shared (the same network and data compile once per session)."""
+Every network costs its compilations (cold in a test session), so the tests share networks: one
+tiny 1-D network for the contract, and the presets' own for the rest."""
 
 from __future__ import annotations
 
@@ -67,41 +69,6 @@ def test_1d_json_has_the_keys_and_the_engines_numbers(ntk_json, signal_file):
                               checkpoints=3)
     del expected["target"], expected["shape"]
     assert without_timings({k: result[k] for k in expected}) == without_timings(expected)
-
-
-def test_2d_photograph_json_and_its_images(ntk_json, ntk, monkeypatch):
-    out = ntk_json("train", "--image", "camera", "--side", "8", "--hidden", "16", "--steps", "4",
-                   "--checkpoints", "2")
-    assert out["dimensions"] == 2 and out["shape"] == [8, 8] and out["signal"] == "camera 8 × 8"
-    assert (out["train_samples"], out["test_samples"]) == (16, 48)
-    np.testing.assert_allclose(out["target"], images.load_image("camera", 8).values)
-    (result,) = out["results"]
-    assert np.asarray(result["network"]).shape == (8, 8) == np.asarray(result["linearised"]).shape
-    assert len(result["eigenvalues"]) == 16
-    monkeypatch.setenv("NO_COLOR", "1")
-    text = ntk("train", "--side", "8", "--hidden", "16", "--steps", "4", "--checkpoints", "2",
-               "--plot-width", "100").out
-    assert "camera 8 × 8: target, network, linearised" in text and "radial DCT frequency" in text
-
-
-def test_several_widths_one_result_each_and_the_width_plots(signal_file):
-    from ntktui.render import Plot
-    from ntktui.report import compute
-
-    report = compute("train", signal=signal_file, hidden="8,8", widths=[16, 8], steps=12,
-                     checkpoints=3)
-    results = report.payload["results"]
-    assert [r["label"] for r in results] == ["w=16", "w=8"]
-    assert [r["hidden"] for r in results] == [[16, 16], [8, 8]]
-    width_plots = {b.title.split(" against")[0]: b for b in report.blocks
-                   if isinstance(b, Plot) and "against width" in b.title}
-    assert len(width_plots) == 2
-    drift = width_plots["Kernel drift at the last step"]
-    (series,) = drift.series
-    assert list(series.x) == [8, 16]
-    assert list(series.y) == [results[1]["kernel_drift"][-1], results[0]["kernel_drift"][-1]]
-    (series,) = width_plots["Deviation mean |log10 E_b − log10 Ê_b|"].series
-    assert list(series.y) == [results[1]["deviation"], results[0]["deviation"]]
 
 
 # --- refusals -----------------------------------------------------------------------------------
@@ -183,14 +150,13 @@ def test_partial_reports_grow_in_the_final_shape_and_cancel_stops_between_chunks
     from engine import lab
     from ntktui.report import compute
 
-    values = dict(signal=signal_file, hidden="8,8", widths=[16, 8], steps=12, checkpoints=3)
+    values = dict(signal=signal_file, hidden="16,16", steps=12, checkpoints=3)
     progress = Recorder()
     final = compute("train", progress, **values)
-    assert len(progress.partials) == 2 * 4  # a partial Report after every checkpoint
+    assert [p.payload["results"][0]["steps"] for p in progress.partials] == [
+        [0], [0, 1], [0, 1, 3], [0, 1, 3, 12]]  # a partial Report after every checkpoint
     for partial in progress.partials:
         assert kinds(partial) == kinds(final) and partial.complete is False
-    grown = [[len(r["steps"]) for r in p.payload["results"]] for p in progress.partials]
-    assert grown == [[1], [2], [3], [4], [4, 1], [4, 2], [4, 3], [4, 4]]
 
     # Cancelled after three checkpoints: the study stops at once (the next poll between chunks of
     # GD steps, not after training), and the last partial holds the three.
@@ -233,10 +199,10 @@ def test_defaults_agree_with_the_loaders():
 
 # --- the presets' claims, on their quick sizes ----------------------------------------------------
 
-def run_quick(name: str, **narrower) -> dict:
-    """The preset on its quick sizes (with fewer networks where `narrower` says)."""
+def run_quick(name: str, progress: Progress | None = None, **narrower):
+    """The preset's Report on its quick sizes (with fewer networks where `narrower` says)."""
     p = presets.load(name)
-    return p.study.analyse(Progress(), **p.arguments(quick=True, overrides=narrower)).payload
+    return p.study.analyse(progress or Progress(), **p.arguments(quick=True, overrides=narrower))
 
 
 def by_label(payload) -> dict:
@@ -248,23 +214,59 @@ def above_floor(result) -> int:
 
 
 def test_deep_1d_relu_has_a_power_law_spectrum_tanh_a_cliff():
-    r = by_label(run_quick("seed003-deep-1d", act=["relu", "tanh"]))
+    r = by_label(run_quick("seed003-deep-1d", act=["relu", "tanh"]).payload)
     assert above_floor(r["relu"]) > 3 * above_floor(r["tanh"])
 
 
-def test_lazy_limit_drift_falls_as_the_width_grows():
-    r = by_label(run_quick("seed003-lazy-limit", widths=[32, 512]))
-    assert r["w=32"]["kernel_drift"][-1] > 1.5 * r["w=512"]["kernel_drift"][-1]
+def test_lazy_limit_drift_falls_as_the_width_grows_one_result_and_partials_each():
+    from ntktui.render import Plot
+
+    progress = Recorder()
+    report = run_quick("seed003-lazy-limit", progress, widths=[512, 32])
+    results = report.payload["results"]
+    assert [r["label"] for r in results] == ["w=512", "w=32"]
+    assert [r["hidden"] for r in results] == [[512, 512], [32, 32]]
+    # the claim
+    assert results[1]["kernel_drift"][-1] > 1.5 * results[0]["kernel_drift"][-1]
+    # deviation and drift against width, from the results
+    width_plots = {b.title.split(" against")[0]: b for b in report.blocks
+                   if isinstance(b, Plot) and "against width" in b.title}
+    (drift,) = width_plots["Kernel drift at the last step"].series
+    assert list(drift.x) == [32, 512]
+    assert list(drift.y) == [r["kernel_drift"][-1] for r in results[::-1]]
+    (deviation,) = width_plots["Deviation (decades)"].series
+    assert list(deviation.y) == [r["deviation"] for r in results[::-1]]
+    # the panels grow network by network in the final Report's shape
+    grown = [[len(r["steps"]) for r in p.payload["results"]] for p in progress.partials]
+    assert grown == [[1], [2], [3], [4], [4, 1], [4, 2], [4, 3], [4, 4]]
+    assert all(kinds(p) == kinds(report) for p in progress.partials)
 
 
 def test_fourier_features_sigma_10_fits_training_pixels_not_held_out_ones():
-    r = by_label(run_quick("seed003-fourier-2d", encoding=["fourier"]))
+    r = by_label(run_quick("seed003-fourier-2d", encoding=["fourier"]).payload)
     gap = {k: v["psnr_train"][-1] - v["psnr_test"][-1] for k, v in r.items()}
     assert gap["Fourier σ=10"] > 3 > 1.5 > gap["Fourier σ=1"]
     assert r["Fourier σ=1"]["psnr_test"][-1] > r["Fourier σ=10"]["psnr_test"][-1] + 3
 
 
-def test_siren_leaves_its_linearisation():
-    (r,) = run_quick("seed000-siren-2d")["results"]
-    assert r["kernel_drift"][-1] > 1  # the kernel changed by more than its own size
-    assert r["psnr_test"][-1] > r["psnr_test_linearised"][-1] + 1
+def test_siren_on_a_photograph_leaves_its_linearisation(ntk, tmp_path, monkeypatch):
+    """The 2-D contract and the SIREN claim from one run of the preset: its JSON and its text."""
+    import json
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    r = ntk("run", "seed000-siren-2d", "--quick", "--out", str(tmp_path), "--plot-width", "100")
+    assert r.code == 0, r.err
+    out = json.loads((tmp_path / "result.json").read_text())
+    assert out["dimensions"] == 2 and out["shape"] == [32, 32] and out["signal"] == "camera 32 × 32"
+    assert (out["train_samples"], out["test_samples"]) == (256, 768)
+    np.testing.assert_allclose(out["target"], images.load_image("camera", 32).values)
+    (result,) = out["results"]
+    assert LAB_KEYS <= set(result) and len(result["eigenvalues"]) == 256
+    assert (result["init"], result["activation"], result["omega0"]) == ("siren", "sin", 30.0)
+    assert np.asarray(result["network"]).shape == (32, 32) == np.asarray(result["linearised"]).shape
+    text = (tmp_path / "plot.txt").read_text()
+    assert "camera 32 × 32: target, network, linearised" in text
+    assert "radial DCT frequency" in text
+    # the claim
+    assert result["kernel_drift"][-1] > 1  # the kernel changed by more than its own size
+    assert result["psnr_test"][-1] > result["psnr_test_linearised"][-1] + 1

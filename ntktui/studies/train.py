@@ -283,8 +283,9 @@ def shown_checkpoint(run: Run, step: int | None):
 
 def auto_band(run: Run, several: bool) -> int:
     """The band the plot starts at: alone, the first band whose predicted energy at the last step
-    is above the deviation floor (the bands still being learned); with several networks, the
-    highest band the first network is predicted to learn at least halfway."""
+    is above the deviation floor (the bands still being learned; below it, as for the top
+    component at η = 1/λ₁, the prediction is 0 to round-off and has no logarithm); with several
+    networks, the highest of those the first network is predicted to learn at least halfway."""
     import numpy as np
 
     from engine import lab
@@ -292,11 +293,11 @@ def auto_band(run: Run, several: bool) -> int:
     ini = run.initial
     c = lab.decay(ini.eigenvalues_clipped, ini.lr, ini.steps[-1]) * ini.residual0
     energy = lab.band_energies(c, ini.residual0, ini.bands)
-    if several:
-        half = np.flatnonzero(energy <= 0.5)
-        return int(half[-1]) + 1 if half.size else 1
-    left = np.flatnonzero(energy > lab.DEVIATION_FLOOR)
-    return int(left[0]) + 1 if left.size else 1
+    left = energy > lab.DEVIATION_FLOOR
+    half = np.flatnonzero(left & (energy <= 0.5))
+    if several and half.size:
+        return int(half[-1]) + 1
+    return int(np.flatnonzero(left)[0]) + 1 if left.any() else 1
 
 
 def band_name(band) -> str:
@@ -325,7 +326,7 @@ def band_plot(shown: list[Run], view: View, networks: int):
                 series.append(predicted(label, steps, [c.predicted[k] for c in r.checkpoints]))
         title += (f", band {band_name(shown[0].initial.bands[first - 1])}" if several
                   else f" (bands {first}–{picked[-1] + 1} of {nb})")
-    return Plot(title + ": the share of its initial energy a band keeps", "step", "E_b", series,
+    return Plot(title, "step", "E_b (share of its energy left)", series,
                 log_x=True, log_y=True)
 
 
@@ -349,7 +350,7 @@ def component_plot(shown: list[Run], view: View):
         series.append(Series(name, i, left, scatter=True))
         series.append(predicted("(1 − ηλ_i)^t" if len(shown) == 1 else r.label, i, pred))
     at = f"step {steps.pop()}" if len(steps) == 1 else "the shown steps"
-    return Plot(f"Residual left per component at {at}: |c_t,i / c_0,i| (1: not learned)",
+    return Plot(f"Residual left per component at {at}, |c_t,i / c_0,i|",
                 "component i (eigenvalues descending)", "|c_t / c_0|", series, log_x=True,
                 log_y=True)
 
@@ -369,8 +370,8 @@ def psnr_plot(shown: list[Run]):
         else:
             series += [Series(r.label, steps, col("psnr_test")),
                        predicted(f"{r.label} linearised", steps, col("psnr_test_linearised"))]
-    title = "PSNR against step" + ("" if len(shown) == 1 else " on the held-out samples")
-    return Plot(title + ": the network and its linearisation f^lin_t", "step", "PSNR (dB)",
+    title = "PSNR" if len(shown) == 1 else "Held-out PSNR"
+    return Plot(title + " against step: network and linearisation", "step", "PSNR (dB)",
                 series, log_x=True)
 
 
@@ -379,8 +380,8 @@ def drift_plot(runs: list[Run]):
 
     series = [Series(r.label, [c.step for c in r.checkpoints], [c.drift for c in r.checkpoints])
               for r in runs]
-    return Plot("Kernel drift ‖K_t − K₀‖_F / ‖K₀‖_F against step (small: the lazy regime, where "
-                "the prediction holds)", "step", "drift", series, log_x=True, log_y=True)
+    return Plot("Kernel drift ‖K_t − K₀‖ / ‖K₀‖ against step", "step", "drift", series,
+                log_x=True, log_y=True)
 
 
 def eigenvalue_plot(runs: list[Run], view: View):
@@ -404,7 +405,7 @@ def eigenvalue_plot(runs: list[Run], view: View):
     if any((~r.initial.resolved).any() for r in runs):
         hlines.append((min(r.initial.floor / r.initial.lambda_max for r in runs),
                        "round-off floor"))
-    return Plot("Eigenvalues of K₀, λ_i/λ_1 (components above the line are learned by that step)",
+    return Plot("Eigenvalues of K₀ (above the line: learned by step t)",
                 "i", "λ_i/λ_1", series, log_x=True, log_y=True, hlines=hlines)
 
 
@@ -420,9 +421,9 @@ def frequency_plot(shown: list[Run]):
         series.append(Series(r.label, ini.frequency[keep], ini.eigenvalues[keep] / ini.lambda_max,
                              scatter=True))
     two_d = bool(shown) and len(shown[0].initial.shape) == 2
-    what = "radial DCT frequency √(k_x² + k_y²)" if two_d else "DCT frequency k"
-    return Plot(f"Eigenvalue against its eigenvector's {what}", what.split(" √")[0], "λ_i/λ_1",
-                series, log_y=True)
+    what = "radial DCT frequency" if two_d else "DCT frequency"
+    return Plot(f"Eigenvalue against its eigenvector's {what}",
+                "√(k_x² + k_y²)" if two_d else "k", "λ_i/λ_1", series, log_y=True)
 
 
 def width_plot(runs: list[Run], what: str):
@@ -439,9 +440,9 @@ def width_plot(runs: list[Run], what: str):
         groups.setdefault(group, []).append((r.spec.hidden[0], math.nan if value is None else value))
     series = [Series(g, [w for w, _ in sorted(pts)], [v for _, v in sorted(pts)])
               for g, pts in groups.items()]
-    title = ("Deviation mean |log10 E_b − log10 Ê_b| against width" if what == "deviation"
+    title = ("Deviation (decades) against width" if what == "deviation"
              else "Kernel drift at the last step against width")
-    return Plot(title + " (the lazy limit: both fall as the width grows)", "hidden width",
+    return Plot(title, "hidden width",
                 what, series, log_x=True, log_y=True)
 
 
@@ -462,8 +463,8 @@ def reconstruction(setup: Setup, shown: list[Run], view: View):
             c = shown_checkpoint(r, view.step)
             rows.append((f"{r.label} at step {c.step}",
                          [shade(target), shade(c.network), shade(c.linearised)]))
-        return ImageGrid(f"{setup.description}: target, network, linearised (blue dark, red "
-                         "light)", rows, panel_titles=("target", "network", "linearised"))
+        return ImageGrid(f"{setup.description}: target, network, linearised (dark blue, light "
+                         "red)", rows, panel_titles=("target", "network", "linearised"))
     x = np.arange(data.y.size)
     series = [Series("signal", x, data.y)]
     for r in shown:
