@@ -36,16 +36,20 @@ def load_image(source: str | None = None, side: int = DEFAULT_SIDE) -> Picture:
     """The picture a file path or a bundled NAME stands for (default: camera), as S × S grey."""
     if not isinstance(side, int) or side < MIN_SIDE:
         raise UserError(f"--side must be an integer ≥ {MIN_SIDE}, got {side}")
+    raw, name = read_source(source)
+    return Picture(square(grayscale(raw), side), f"{name} {side} × {side}")
+
+
+def read_source(source: str | None = None) -> tuple[np.ndarray, str]:
+    """The raw pixels a file path or a bundled NAME stands for (default: camera), and its name."""
     source = DEFAULT_IMAGE if source is None else source
     if Path(source).is_file():
-        raw, name = read_image(source), Path(source).name
-    elif source.lower() in BUNDLED:
+        return read_image(source), Path(source).name
+    if source.lower() in BUNDLED:
         import skimage.data
 
-        raw, name = getattr(skimage.data, source.lower())(), source.lower()
-    else:
-        raise UserError(f"no such file or bundled image: {source} (bundled: {', '.join(BUNDLED)})")
-    return Picture(square(grayscale(np.asarray(raw)), side), f"{name} {side} × {side}")
+        return np.asarray(getattr(skimage.data, source.lower())()), source.lower()
+    raise UserError(f"no such file or bundled image: {source} (bundled: {', '.join(BUNDLED)})")
 
 
 def square(gray: np.ndarray, side: int) -> np.ndarray:
