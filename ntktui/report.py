@@ -56,6 +56,9 @@ class Control:
     hi: float
     factor: float
     integer: bool = False
+    # A view of the same results (which band, checkpoint or network is shown in detail), not a
+    # parameter: it changes what is shown, never the run's settings or its command line.
+    view: bool = False
 
     def moved(self, direction: int) -> float:
         """The value one key press away (direction −1 or +1), kept inside [lo, hi]."""

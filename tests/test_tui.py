@@ -1000,3 +1000,28 @@ def test_the_history_keeps_blocks_with_numpy_values_as_they_were(tmp_path):
     np.testing.assert_array_equal(plot.series[0].y, [1.0, np.nan, 3.0, 4.0])
     np.testing.assert_array_equal(grid.rows[0][1][0], np.eye(3))
     assert list(map(list, table.rows)) == [[1.5, None], ["x", True]] and note.text == "[dim]n[/dim]"
+
+
+def test_the_training_study_views_move_without_changing_the_run(tmp_path):
+    """ntk train's views (band, checkpoint) are keys on the dashboard: they redraw the detail
+    blocks from the finished run; the run's settings, command line and numbers stay."""
+    path = preset_file(tmp_path, "train", "train", 'hidden = "16,16"\nsteps = 12\n'
+                       'checkpoints = 3\nrow = 100\n')
+
+    async def script(app, pilot):
+        await until(pilot, lambda: finished(app))
+        s = app.screen
+        before = (s.report.payload, s.sub_title, dict(s.overrides),
+                  [c.value for c in s.report.controls])
+        await pilot.press("left_square_bracket")  # an earlier checkpoint
+        await until(pilot, lambda: s.report.controls[1].value != before[3][1])
+        await pilot.press("plus")  # the next band
+        await until(pilot, lambda: s.report.controls[0].value != before[3][0])
+        after = (s.report.payload, s.sub_title, dict(s.overrides),
+                 [c.value for c in s.report.controls])
+        return before, after, str(s.query_one("#controls").render())
+
+    before, after, line = drive(NtkApp(presets.load(str(path))), script)
+    assert after[0] == before[0] and after[1] == before[1] and after[2] == before[2] == {}
+    assert after[3][1] == before[3][1] - 1 and after[3][0] == before[3][0] + 1
+    assert "checkpoint (step" in line and "band" in line

@@ -227,11 +227,37 @@ def train_report(setup: Setup, runs: list[Run], complete: bool, view: View = Vie
 
     runs = [r.frozen() for r in runs if r.checkpoints]
     payload = train_payload(setup, runs, complete)
+    steps = [c.step for c in runs[0].checkpoints] if runs else [0]
 
     def adjust(**changes):
-        return train_report(setup, runs, complete, replace(view, **changes))
+        if "checkpoint" in changes:  # the dashboard steps through checkpoints by their index
+            k = int(changes.pop("checkpoint"))
+            changes["step"] = steps[max(1, min(k, len(steps))) - 1]
+        return train_report(setup, runs, complete, replace(view, **{k: int(v) for k, v in
+                                                                   changes.items()}))
 
-    return Report(payload, train_blocks(setup, runs, view), complete=complete, adjust=adjust)
+    return Report(payload, train_blocks(setup, runs, view), complete=complete, adjust=adjust,
+                  controls=view_controls(setup, runs, view, steps))
+
+
+def view_controls(setup: Setup, runs: list[Run], view: View, steps: list[int]):
+    """The views the dashboard's keys move through: the band the band plot starts at, the
+    checkpoint the detail blocks show, and the first network the two-series plots show."""
+    from ntktui.report import Control
+
+    if not runs:
+        return ()
+    bands = len(runs[0].initial.bands)
+    band = view.band if view.band is not None else auto_band(runs[0], setup.networks > 1)
+    shown = shown_checkpoint(runs[0], view.step).step
+    checkpoint = steps.index(shown) + 1
+    controls = [Control("band", "band", band, 1, bands, 1.0, integer=True, view=True),
+                Control("checkpoint", f"checkpoint (step {shown:,})", checkpoint, 1, len(steps),
+                        1.0, integer=True, view=True)]
+    if setup.networks > SHOWN:
+        controls.append(Control("network", "first network", view.network, 1,
+                                setup.networks - SHOWN + 1, 1.0, integer=True, view=True))
+    return tuple(controls)
 
 
 def train_payload(setup: Setup, runs: list[Run], complete: bool) -> dict:

@@ -25,8 +25,6 @@ from ntktui.report import Cancelled
 from ntktui.tui.runner import Progressed, Stopped, TuiProgress
 from ntktui.tui.widgets import ReportView, StatusLine
 
-# Keys for a Report's first two controls (the mask's η and T), as (down, up).
-CONTROL_KEYS = (("minus", "plus"), ("left_square_bracket", "right_square_bracket"))
 ZOOM = 2.0  # z and Z divide and multiply the shown x range by this
 
 
@@ -63,6 +61,10 @@ class StudyScreen(Screen):
         Binding("left_square_bracket", "control(1, -1)", "T smaller", key_display="[",
                 show=False),
         Binding("right_square_bracket", "control(1, 1)", "T larger", key_display="]",
+                show=False),
+        Binding("left_curly_bracket", "control(2, -1)", "third control down", key_display="{",
+                show=False),
+        Binding("right_curly_bracket", "control(2, 1)", "third control up", key_display="}",
                 show=False),
         Binding("l", "log('y')", "plot: log/linear y axis", show=False),
         Binding("L", "log('x')", "plot: log/linear x axis", show=False),
@@ -306,7 +308,7 @@ class StudyScreen(Screen):
         controls = self.report.controls if self.report is not None else ()
         line = self.query_one("#controls", Static)
         line.display = bool(controls)
-        keys = ("-/+", "[/]")
+        keys = ("-/+", "[/]", "{/}")
         line.update(Text("   ".join(f"{c.label} = {c.value:g} ({k})"
                                 for c, k in zip(controls, keys))))
 
@@ -401,6 +403,10 @@ class StudyScreen(Screen):
             report = self.report.adjust(**{control.name: value})
         except Exception as exc:
             self.notify(one_line(exc), severity="error", timeout=8)
+            return
+        if control.view:  # the same run, shown differently: its settings do not change
+            self.shown = replace(self.shown, report=report)
+            await self._display()
             return
         from ntktui.tui.history import settings_of
 
