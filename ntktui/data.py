@@ -226,3 +226,13 @@ def points(data: str | None, samples: int | None, n0: int | None, seed: int,
             raise UserError(f"--dataset digits has n0 = {DIGITS_N0} (8×8 pixels); drop --n0")
         return digits(n)
     raise UserError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def grid(side: int) -> Points:
+    """The side × side coordinates of [0, 1)², row by row: x = (j/side, i/side) for pixel (i, j)
+    (an image as a coordinate network sees it)."""
+    if side < 2:
+        raise UserError(f"--grid must be at least 2, got {side}")
+    i, j = np.mgrid[0:side, 0:side]
+    x = np.stack([j.ravel() / side, i.ravel() / side], axis=1).astype(np.float64)
+    return Points(x, f"the {side} × {side} grid of [0, 1)² ({side * side:,} points)")

@@ -7,8 +7,17 @@ float64): closed forms where they exist, else Gauss–Hermite quadrature with it
 (--order). Its depth L counts weight layers: --depth L, or the number of --hidden widths + 1
 (the widths themselves do not matter then); the JSON has "parameters": null and null hidden
 widths (infinitely many). A λ_min below the round-off floor N·ε·λ_max is reported as "below
-floor", not as a number. Inputs: --data FILE, --dataset NAME or synthetic Gaussian rows of
-norm √n0. Hidden widths default to 512,512 (or 512 repeated L − 1 times with --depth L).
+floor", not as a number. Inputs: --data FILE, --dataset NAME, --grid S (the S × S coordinates
+of [0, 1)², n0 = 2) or synthetic Gaussian rows of norm √n0. Hidden widths default to 512,512 (or
+512 repeated L − 1 times with --depth L).
+
+Your own model: --model FILE.py:NAME, NAME a function returning a Flax NNX module, an Equinox
+module, (linen_module, variables) or (apply, params) (docs/models.md). Its exact kernel comes from
+Jacobian contraction or NTK-vector products (--implementation, chosen from a cost model by
+default), summed over outputs or --outputs full. --top K reports the K largest eigenpairs with
+their residuals; --matrix-free never forms the kernel (chosen by itself when the kernel would not
+fit): top eigenpairs by block Lanczos with error bounds, λ_min (or "not converged" with its bound),
+tr K exactly, and --density the eigenvalue density by stochastic Lanczos quadrature.
 """
 
 from __future__ import annotations
@@ -24,13 +33,18 @@ DEFAULT_WIDTH = 512
 
 
 def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n0, scale, param,
-            sigma_w, sigma_b, seed, dtype, chunk, order, out):
+            sigma_w, sigma_b, seed, dtype, chunk, order, out, model, grid, implementation,
+            outputs, top, matrix_free, density):
     from ntktui import data as datasets
     from ntktui.report import Report
 
-    pts = datasets.points(data, samples, n0, seed, default_samples=100, default_n0=10,
-                          dataset=dataset)
+    pts = datasets.grid(grid) if grid is not None else datasets.points(
+        data, samples, n0, seed, default_samples=100, default_n0=10, dataset=dataset)
     x = pts.values
+    if model is not None or generic(implementation, outputs, top, matrix_free, density):
+        return any_model(progress, x, pts.description, model, act, hidden, depth, scale, param,
+                         sigma_w, sigma_b, seed, dtype, out, implementation, outputs, top,
+                         matrix_free, density)
     hidden_widths = resolve_hidden(hidden, depth, x.shape[0])
 
     if infinite:
@@ -55,6 +69,38 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
                   kernel_blocks(report, pts.description, out))
 
 
+def generic(implementation, outputs, top, matrix_free, density) -> bool:
+    """Options only the generic engine (engine.models, engine.matfree) serves."""
+    return (implementation != "auto" or outputs != "trace" or top is not None or matrix_free
+            or density)
+
+
+def any_model(progress, x, description, model, act, hidden, depth, scale, param, sigma_w,
+              sigma_b, seed, dtype, out, implementation, outputs, top, matrix_free, density):
+    """The user's model (--model), or ntk's MLP through the generic engine."""
+    from ntktui import anymodel, usermodel
+
+    if model is not None:
+        user = usermodel.load(model)
+        k = usermodel.check_model(user, x)
+        the_model, name = user.model, user.description
+    else:
+        from engine.mlp import MLPSpec, init
+        from engine.models import as_model
+
+        spec = MLPSpec((x.shape[1], *resolve_hidden(hidden, depth, x.shape[0]), 1), act, scale,
+                       param, sigma_w, sigma_b)
+        the_model = as_model((spec, init(spec, seed)))
+        k, name = 1, f"ntk's MLP {list(spec.widths)}, {act}, {param}"
+    return anymodel.analyse(progress, model=the_model, k=k, description=name, x=x,
+                            data=description, implementation=implementation, outputs=outputs,
+                            top=top, matrix_free=matrix_free, density=density, dtype=dtype,
+                            seed=seed, out=out)
+
+
+NETWORK = ("act", "hidden", "depth", "scale", "param", "sigma_w", "sigma_b", "chunk")
+
+
 def resolve_hidden(hidden: str | None, depth: int | None, samples: int) -> list[int]:
     """Hidden widths from --hidden and/or --depth (L weight layers = L − 1 hidden layers)."""
     if hidden is None:
@@ -70,6 +116,27 @@ def resolve_hidden(hidden: str | None, depth: int | None, samples: int) -> list[
 def check(values: dict) -> None:
     """Options that apply to one kernel only; one source of data."""
     shared.check_data_options(values)
+    if values["grid"] is not None:
+        given = [f"--{k}" for k in ("data", "dataset", "samples", "n0") if values[k] is not None]
+        if given:
+            raise UserError(f"--grid makes the data (S × S points of [0, 1)², n0 = 2); drop "
+                            f"{', '.join(given)}")
+    if values["model"] is not None:
+        defaults = STUDY.defaults()
+        given = [STUDY.param(k).flag for k in (*NETWORK, "infinite")
+                 if values[k] != defaults[k]]
+        if given:
+            raise UserError(f"{', '.join(given)} describe ntk's own network; with --model your "
+                            "file defines the network")
+    if values["implementation"] == "layerwise" and values["model"] is not None:
+        raise UserError("--implementation layerwise is ntk's own MLP formula; a model from a "
+                        "file takes auto, contraction or products")
+    if values["infinite"] and generic(values["implementation"], values["outputs"], values["top"],
+                                      values["matrix_free"], values["density"]):
+        raise UserError("--infinite is the closed-form kernel; --implementation, --outputs, "
+                        "--top, --matrix-free and --density apply to empirical kernels")
+    if values["matrix_free"] and values["out"] is not None:
+        raise UserError("--out saves the dense kernel; --matrix-free never forms it")
     if values["infinite"]:
         if values["param"] != "ntk":
             raise UserError(f"--infinite uses the ntk parameterisation; drop --param "
@@ -247,6 +314,12 @@ def kernel_blocks(report: KernelReport, description: str, out=None) -> list:
     return blocks
 
 
+def check_model_spec(spec: str, p: Param) -> None:
+    from ntktui.usermodel import check_spec
+
+    check_spec(spec, p)
+
+
 def npy_file(path: str, p: Param) -> None:
     if not path.endswith(".npy"):
         raise p.error(f"must name a .npy file, got {path!r}")
@@ -255,9 +328,16 @@ def npy_file(path: str, p: Param) -> None:
 def memory(values: dict) -> None:
     from ntktui.data import points_shape
 
-    N, n0 = points_shape(values["data"], values["samples"], values["n0"], 100, 10,
-                         values["dataset"])
+    if values["grid"] is not None:
+        N, n0 = values["grid"] ** 2, 2
+    else:
+        N, n0 = points_shape(values["data"], values["samples"], values["n0"], 100, 10,
+                             values["dataset"])
     shared.data_memory(N, n0)
+    if values["model"] is not None or generic(values["implementation"], values["outputs"],
+                                              values["top"], values["matrix_free"],
+                                              values["density"]):
+        return  # the engine checks the model's kernel (or its products) before allocating
     hidden = resolve_hidden(values["hidden"], values["depth"], N)
     if values["infinite"]:
         shared.infinite_memory(N, values["act"], values["order"])
@@ -292,5 +372,21 @@ STUDY = Study(
                            "(--infinite)."),
         Param("out", TEXT, None, help="Save the kernel matrix to FILE.npy.", unit="file",
               check=npy_file, lookup=shared.writable_file),
+        Param("model", TEXT, None, help="Your own model: FILE.py:NAME, NAME a function returning "
+              "a Flax NNX module, an Equinox module, (linen_module, variables) or (apply, "
+              "params).", unit="file", check=check_model_spec),
+        Param("grid", INT, None, help="Data: the S × S coordinates of [0, 1)² (n0 = 2, N = S²).",
+              lo=2, hi=4096),
+        Param("implementation", TEXT, "auto", help="How the exact kernel is computed: auto (a "
+              "cost model), contraction, products or layerwise (ntk's MLP).",
+              choices=("auto", "contraction", "products", "layerwise")),
+        Param("outputs", TEXT, "trace", help="Several outputs: trace (summed, N × N) or full "
+              "(Nk × Nk).", choices=("trace", "full")),
+        Param("top", INT, None, help="Report the K largest eigenpairs with their residuals.",
+              lo=1, hi=10000, default_text="none (matrix-free: 10)"),
+        Param("matrix_free", FLAG, False, help="Never form the kernel: top eigenpairs, λ_min and "
+              "tr K from kernel-vector products (chosen when the kernel would not fit)."),
+        Param("density", FLAG, False, help="The eigenvalue density (stochastic Lanczos "
+              "quadrature when matrix-free)."),
     ),
 )
