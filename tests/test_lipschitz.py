@@ -204,7 +204,9 @@ def test_cli_human_output_and_data_file(ntk, tmp_path):
     r = ntk("lipschitz", "--data", str(path), "--widths", "8,32", "--act", "relu", "--plot-width", "70")
     assert r.code == 0, r.err
     assert "Lipschitz estimate" in r.out and "pairwise" in r.out and "max ‖∇ₓf‖" in r.out
-    assert r.out.count("┤") > 5  # a plot was drawn
+    # a plot was drawn: a curve of braille dots over several rows, on ticked axes
+    curve_rows = [line for line in r.out.splitlines() if any("\u2801" <= c <= "\u28ff" for c in line)]
+    assert len(curve_rows) >= 5 and r.out.count("┤") >= 2 and "n₃" in r.out
     j = ntk("lipschitz", "--data", str(path), "--widths", "8", "--act", "relu", "--json").json()
     assert j["samples"] == 12 and j["results"][0]["n0"] == 5 and "x.npy" in j["data"][0]
 

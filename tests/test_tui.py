@@ -762,7 +762,8 @@ def test_a_long_message_wraps_in_the_status_line_instead_of_being_cut(tmp_path):
 def test_help_lists_every_key_of_the_study_screen(tmp_path, key):
     from ntktui.tui.screens.help import HelpScreen, _bindings
 
-    path = preset_file(tmp_path, "tiny", "spectrum", 'act = ["relu"]\nwidth = 8\n')
+    path = preset_file(tmp_path, "mask", "mask", 'act = "relu"\nwidth = 32\neta = 1.0\n'
+                       'steps = 100\nk = 4\n')
 
     async def script(app, pilot):
         s = app.screen
@@ -771,15 +772,28 @@ def test_help_lists_every_key_of_the_study_screen(tmp_path, key):
         await pilot.pause()
         help_screen = app.screen
         text = help_screen.text() if isinstance(help_screen, HelpScreen) else ""
-        keys = [app.get_key_display(b) for b in _bindings(s)]
+        keys = [(app.get_key_display(b), s.describe_key(b)) for b in _bindings(s)]
+        labels = [c.label for c in s.report.controls]
+        series = max(len(plot.series) for plot in s.report.plots())
         await pilot.press("escape")
         await pilot.pause()
-        return text, keys, app.screen is s
+        return text, keys, labels, series, app.screen is s
 
-    text, keys, back = drive(NtkApp(presets.load(str(path))), script)
+    text, keys, labels, series, back = drive(NtkApp(presets.load(str(path))), script)
     assert back and text
-    for k in keys:
-        assert k in text, k
+    # every key that does something here is listed; the control keys by the controls' own names
+    # (the mask study has two: η and T); the third control's keys and the keys of series the
+    # plots do not have do nothing here and are left out
+    assert len(labels) == 2 and 1 <= series < 10
+    idle = {"{", "}"} | {str((i + 1) % 10) for i in range(series, 10)}
+    for k, what in keys:
+        if k in idle:
+            assert what is None and f"\n{k} " not in text
+        else:
+            assert what is not None and k in text, k
+    assert f"hide/show series {series}" in text and f"hide/show series {series + 1}" not in text
+    for label in labels:
+        assert f"{label} down" in text and f"{label} up" in text
     assert "ctrl+q" in text and "quit" in text and "sideways" in text and "full sizes" in text
 
 

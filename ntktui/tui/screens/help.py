@@ -50,10 +50,16 @@ def key_rows(screen) -> list[tuple[str, str]]:
     """(keys, what they do) for the screen: its bindings (keys of one action together), the
     widgets' navigation keys, then the app's."""
     app = screen.app
+    # A screen may name a key after what it acts on now (the study's own controls), or leave it
+    # out where it does nothing on this screen (None).
+    describe = getattr(screen, "describe_key", lambda binding: binding.description)
     by_action: dict[str, list] = {}
     for binding in _bindings(screen):
+        what = describe(binding)
+        if what is None:
+            continue
         key = app.get_key_display(binding)
-        entry = by_action.setdefault(binding.action, [[], binding.description or binding.action])
+        entry = by_action.setdefault(binding.action, [[], what or binding.action])
         if key not in entry[0]:
             entry[0].append(key)
     rows = [(" ".join(keys), what) for keys, what in by_action.values()]

@@ -55,12 +55,13 @@ class StudyScreen(Screen):
         Binding("x", "export", "Export"),
         Binding("o", "compare", "Compare"),
         Binding("y", "copy_command", "Copy the command line", show=False),
-        # the mask's η and T: their line above the plot shows the keys (the footer has no room)
-        Binding("minus", "control(0, -1)", "η smaller", show=False),
-        Binding("plus,equals_sign", "control(0, 1)", "η larger", key_display="+", show=False),
-        Binding("left_square_bracket", "control(1, -1)", "T smaller", key_display="[",
+        # the study's controls (the mask's η and T, the lab's band …): the line above the plot
+        # shows their keys (the footer has no room); the help names them (describe_key)
+        Binding("minus", "control(0, -1)", "first control down", show=False),
+        Binding("plus,equals_sign", "control(0, 1)", "first control up", key_display="+", show=False),
+        Binding("left_square_bracket", "control(1, -1)", "second control down", key_display="[",
                 show=False),
-        Binding("right_square_bracket", "control(1, 1)", "T larger", key_display="]",
+        Binding("right_square_bracket", "control(1, 1)", "second control up", key_display="]",
                 show=False),
         Binding("left_curly_bracket", "control(2, -1)", "third control down", key_display="{",
                 show=False),
@@ -155,6 +156,24 @@ class StudyScreen(Screen):
         self.sub_title = "quick sizes" if self.quick else "full sizes"
         self.query_one("#command", Static).update(Text(line, style="cyan"))
         self.status.set_mode(self.quick)
+
+    def describe_key(self, binding: Binding) -> str | None:
+        """The help's line for a key: a control key named after the control it moves on this
+        study (η, T, the band shown …); a control or series key left out where this report has
+        no such control or series."""
+        report = self.report
+        if binding.action.startswith("toggle_series("):
+            index = int(binding.action[len("toggle_series("):-1])
+            most = max((len(plot.series) for plot in (report.plots() if report else ())),
+                       default=0)
+            return binding.description if index < most else None
+        if not binding.action.startswith("control("):
+            return binding.description
+        index, direction = (int(a) for a in binding.action[len("control("):-1].split(","))
+        controls = report.controls if report is not None else ()
+        if index >= len(controls):
+            return None
+        return f"{controls[index].label} {'down' if direction < 0 else 'up'}"
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "cancel":
