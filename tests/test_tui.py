@@ -115,6 +115,18 @@ async def open_form(app, pilot) -> ParamsScreen:
     return app.screen
 
 
+async def rerun_with_width_and_export(app, pilot, width: int, submit: str = "ctrl+s") -> None:
+    """Edit the width in the form, rerun (submit key), wait for that run, then export it (x) and
+    wait for the export's notification."""
+    s = app.screen
+    form = await open_form(app, pilot)
+    form.query_one("#field-width").value = str(width)
+    await pilot.press(submit)
+    await until(pilot, lambda: finished(app) and s.report.payload["width"] == width)
+    await pilot.press("x")
+    await until(pilot, lambda: any(n.title == "exported" for n in app._notifications))
+
+
 def palette_offers(app, text: str) -> bool:
     """The command palette is open and lists a command containing `text`."""
     from textual.command import CommandList
@@ -415,14 +427,8 @@ def test_export_saves_the_panel_data_and_plot_text_and_the_preset_repeats_it(tmp
     out = tmp_path / "exports"
 
     async def script(app, pilot):
-        s = app.screen
-        form = await open_form(app, pilot)
-        form.query_one("#field-width").value = "12"
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: finished(app) and s.report.payload["width"] == 12)
-        await pilot.press("x")
-        await pilot.pause()
-        return s.report.payload, [n.message for n in app._notifications]
+        await rerun_with_width_and_export(app, pilot, 12)
+        return app.screen.report.payload, [n.message for n in app._notifications]
 
     payload, notes = drive(NtkApp(presets.load(str(path)), export_dir=out), script)
     (folder,) = list(out.iterdir())
@@ -709,13 +715,7 @@ def test_an_edited_export_describes_its_own_values(tmp_path):
     out = tmp_path / "exports"
 
     async def script(app, pilot):
-        s = app.screen
-        form = await open_form(app, pilot)
-        form.query_one("#field-width").value = "12"
-        await pilot.press("enter")
-        await until(pilot, lambda: finished(app) and s.report.payload["width"] == 12)
-        await pilot.press("x")
-        await until(pilot, lambda: any(n.title == "exported" for n in app._notifications))
+        await rerun_with_width_and_export(app, pilot, 12, submit="enter")
 
     drive(NtkApp(presets.load(str(path)), export_dir=out), script)
     (folder,) = list(out.iterdir())
