@@ -505,7 +505,8 @@ def device_count() -> int:
 class ShardedProduct:
     """K·V with the blocks of samples (leading axis of xb and V; a multiple of the device count)
     spread over every device of every process: each device pulls its samples' Jᵀ V, their sum
-    over all devices (psum) is the whole Jᵀ V, and each device pushes its own samples. Called
+    over all devices (a psum, which shard_map inserts itself) is the whole Jᵀ V, and each device
+    pushes its own samples. Called
     with host arrays, it returns K·V on every process (host numpy). Compiled once per shape;
     `memory_bytes` is XLA's figure for one device."""
 
@@ -517,8 +518,11 @@ class ShardedProduct:
         self.blocks = NamedSharding(mesh, P("samples"))
 
         def body(p, s, xb, V):
-            G = jax.tree.map(lambda g: jax.lax.psum(g, "samples"), pull(p, s, xb, V))
-            return push(p, s, xb, G, V)
+            # The parameters are replicated (invariant over the mesh) while the samples vary, so
+            # shard_map's typing broadcasts them implicitly, and the transpose of that broadcast,
+            # in the pull's vjp, is a psum: G is already the whole Jᵀ V, summed over every device
+            # of every process. (An explicit psum here would count it P times.)
+            return push(p, s, xb, pull(p, s, xb, V), V)
 
         program = jax.jit(jax.shard_map(body, mesh=mesh,
                                         in_specs=(P(), P(), P("samples"), P("samples")),

@@ -53,7 +53,7 @@ def analyse(progress, *, model, k: int, description: str, x, data: str, implemen
         return Report({}, [])
     from ntktui.studies.kernel import sharing
 
-    payload = {**head, **payload, **sharing()}
+    payload = {**head, **payload, **sharing("products" if matrix_free else "rows")}
     return Report(payload, blocks(payload))
 
 

@@ -80,14 +80,16 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
                   kernel_blocks(report, pts.description, out))
 
 
-def sharing() -> dict:
-    """How the work was shared among processes, for the JSON (nothing on one process)."""
+def sharing(split: str | None = None) -> dict:
+    """How the work was shared among processes (width, rows or products), for the JSON
+    (nothing on one process)."""
     from engine import distributed
 
     if not distributed.active():
         return {}
     return {"distributed": {"processes": distributed.process_count(),
-                            "devices": distributed.device_count(), "split": distributed.split()}}
+                            "devices": distributed.device_count(),
+                            "split": split or distributed.split()}}
 
 
 def rows_kernel(spec, x, seed, dtype):
