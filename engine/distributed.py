@@ -270,6 +270,20 @@ class Session:
             pass
 
 
+def explain(exc: BaseException) -> str | None:
+    """A runtime error of a collective while several processes run (gloo or NCCL reporting a
+    closed connection, a failed all-reduce): one line saying that a peer ended, or None."""
+    if not active() or "RuntimeError" not in type(exc).__name__:
+        return None
+    text = _first_line(exc)
+    if not any(w in text.lower() for w in ("gloo", "nccl", "peer", "connection", "collective",
+                                           "barrier", "unavailable", "deadline")):
+        return None
+    why = _session.verdict() if _session is not None else None
+    return (f"{why or f'a peer of the {process_count()} processes ended or vanished'} "
+            f"(a collective failed: {text[:160]})")
+
+
 def _wait_for(condition, timeout: float | None, verdict=None, end=None) -> None:
     """Poll `condition` until it holds; stop (returning) at `timeout`, or `end(reason)` when
     `verdict()` names one."""

@@ -152,6 +152,11 @@ def _run(argv) -> int:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see 'ntk {ctx.info_name} --help')" if ctx is not None and ctx.parent else ""
             return _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+        from engine import distributed
+
+        lost = distributed.explain(exc)
+        if lost is not None:  # a collective with a peer that ended or vanished
+            return _fail(lost, distributed.EXIT_PEER)
         if os.environ.get("NTK_DEBUG"):
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set NTK_DEBUG=1 for details)", 1)

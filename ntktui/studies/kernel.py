@@ -104,7 +104,7 @@ def rows_kernel(spec, x, seed, dtype):
     if r.matrix is None:
         return None, None
     spectrum = kernel_spectrum(r.matrix, dtype)
-    report = KernelReport(spectrum, r.samples[0], r.dtype, spec.act.name, spec.scale,
+    report = KernelReport(spectrum, x.shape[0], r.dtype, spec.act.name, spec.scale,
                           list(spec.widths), spec.param, spec.sigma_w, spec.sigma_b,
                           spec.parameter_count, distributed.device_count(), None, [],
                           r.memory_estimate, r.compile_s, time.perf_counter() - start - r.compile_s,
