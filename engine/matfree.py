@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
-from engine import backend
+from engine import backend, distributed
 from engine.errors import EngineError, InsufficientMemory
 
 backend.configure()
@@ -42,15 +43,20 @@ PRODUCT_BUDGET = 256 * 1024**2
 
 # --- the operator ---------------------------------------------------------------------------
 
-def _product(model: Model, full: bool, params, state, xb, V):
-    """K V for V of shape (blocks, rows, b) (trace: K = Σ_o J_o J_oᵀ) or (blocks, rows, k, b)."""
+def _cotangents(model: Model, full: bool, params, state, xb, V):
+    """V as cotangents of the outputs: (blocks, rows, k, m), each trace vector v becoming k
+    cotangents v ⊗ e_o, one per output."""
     k = jax.eval_shape(lambda x: _as_rows(model.fn(params, state, x), x), xb[0]).shape[1]
     if full:
-        C = V
-    else:  # each vector v becomes k cotangents v ⊗ e_o, one per output
-        eye = jnp.eye(k, dtype=V.dtype)
-        C = jnp.einsum("nrb,op->nrobp", V, eye).reshape(*V.shape[:2], k, -1)
-    m = C.shape[-1]
+        return V, k
+    eye = jnp.eye(k, dtype=V.dtype)
+    return jnp.einsum("nrb,op->nrobp", V, eye).reshape(*V.shape[:2], k, -1), k
+
+
+def _pull(model: Model, full: bool, params, state, xb, V):
+    """Jᵀ V over these blocks of samples: one parameter-space vector per cotangent (leaves
+    (m, …)). Summed over several devices' blocks it is the whole Jᵀ V."""
+    C, _ = _cotangents(model, full, params, state, xb, V)
 
     def pull(G, xc):
         xr, c = xc
@@ -58,8 +64,13 @@ def _product(model: Model, full: bool, params, state, xb, V):
         g = jax.vmap(lambda ci: vjp(ci)[0], in_axes=2)(c)
         return jax.tree.map(jnp.add, G, g), None
 
-    G0 = jax.tree.map(lambda a: jnp.zeros((m, *a.shape), a.dtype), params)
-    G, _ = lax.scan(pull, G0, (xb, C))
+    G0 = jax.tree.map(lambda a: jnp.zeros((C.shape[-1], *a.shape), a.dtype), params)
+    return lax.scan(pull, G0, (xb, C))[0]
+
+
+def _push(model: Model, full: bool, params, state, xb, G, V):
+    """J G on these blocks of samples: the rows of K V they hold, shaped as V."""
+    k = jax.eval_shape(lambda x: _as_rows(model.fn(params, state, x), x), xb[0]).shape[1]
 
     def push(xr):
         f = lambda p: _as_rows(model.fn(p, state, xr), xr)  # noqa: E731
@@ -70,6 +81,11 @@ def _product(model: Model, full: bool, params, state, xb, V):
         return out
     out = out.reshape(*out.shape[:3], -1, k)  # (blocks, rows, k_out, b, k_in)
     return jnp.einsum("nrobo->nrb", out)
+
+
+def _product(model: Model, full: bool, params, state, xb, V):
+    """K V for V of shape (blocks, rows, b) (trace: K = Σ_o J_o J_oᵀ) or (blocks, rows, k, b)."""
+    return _push(model, full, params, state, xb, _pull(model, full, params, state, xb, V), V)
 
 
 class KernelOperator:
@@ -114,6 +130,8 @@ class KernelOperator:
     def _blocks(self, rows: int):
         if rows not in self._layout:
             nb = math.ceil(self.samples / rows)
+            if distributed.active():  # whole blocks per device of every process
+                nb = math.ceil(nb / distributed.device_count()) * distributed.device_count()
             pad = nb * rows - self.samples
             x = self._x
             if pad:
@@ -127,6 +145,13 @@ class KernelOperator:
             rows = self._rows_for(b)
             xb = self._blocks(rows)
             shape = (*xb.shape[:2], self.k, b) if self.full else (*xb.shape[:2], b)
+            if distributed.active():  # the blocks spread over every process (engine.distributed)
+                c = distributed.ShardedProduct(partial(_pull, self.model, self.full),
+                                               partial(_push, self.model, self.full),
+                                               self.model.params, self.model.state, xb.shape,
+                                               shape, self.dtype)
+                self._compiled[b] = (c, rows, c.memory_bytes or PRODUCT_BUDGET)
+                return self._compiled[b]
             V = jax.ShapeDtypeStruct(shape, self.dtype)
             fn = jax.jit(lambda p, s, xb, V: _product(self.model, self.full, p, s, xb, V))
             c = fn.lower(self.model.params, self.model.state, xb, V).compile()

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from engine import backend
+from engine import backend, distributed
 from engine.data import check_data, require_finite, require_flag
 from engine.errors import EngineError, InsufficientMemory
 
@@ -109,7 +109,7 @@ def memory_estimate(spec: MLPSpec, plan: Plan, dtype) -> int:
         buffers = (5 + 2 * k) * N * c + N * k * (n[l + 1] + n[l - 1]) + 2 * plan.row_block * N
         per_device = max(per_device, 3 * square + buffers * item)
     on_host = jax.default_backend() == "cpu"  # simulated CPU devices share the host's memory
-    total += plan.devices * per_device if on_host else per_device
+    total += distributed.local_devices(plan.devices) * per_device if on_host else per_device
     eigen = square + N * N * 8  # the kernel and the float64 copy the eigensolver works on
     return int(max(total, eigen))
 
@@ -496,8 +496,14 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     params = mlp.init(spec, seed, dtype)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    K = program(params, jnp.asarray(x, dtype))
+    if distributed.active():  # host values: the same replicated value on every process's mesh
+        K = program(distributed.replicated(params), np.asarray(x, dtype))
+    else:
+        K = program(params, jnp.asarray(x, dtype))
     del params
+    if not distributed.is_main():  # the spectrum and the results are process 0's
+        jax.block_until_ready(K)
+        return KernelResult(spec, N, dtype.name, plan, need, None, None, compile_s, 0.0)
     spectrum = kernel_spectrum(K, dtype)
     matrix = np.asarray(K) if keep_matrix else None
     compute_s = time.perf_counter() - start
@@ -511,4 +517,5 @@ def _compiled_bytes(program, plan: Plan) -> int:
         per = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
     except Exception:  # not every backend reports it; the size-based estimate stands in
         return 0
-    return int(per * (plan.devices if jax.default_backend() == "cpu" else 1))
+    return int(per * (distributed.local_devices(plan.devices)
+                      if jax.default_backend() == "cpu" else 1))

@@ -23,16 +23,19 @@ def analyse(progress, *, model, k: int, description: str, x, data: str, implemen
             outputs: str, top: int | None, matrix_free: bool, density: bool, dtype: str, seed: int,
             out: str | None):
     """`model` an engine Model whose k outputs depend each on its own sample (checked)."""
-    from engine import backend
+    from engine import backend, distributed
     from engine.models import dense_memory_need
     from ntktui.report import Report
 
     N = x.shape[0]
     size = N * (k if outputs == "full" else 1)
     dense_bytes = dense_memory_need(N, k, outputs, dtype)
+    if distributed.active():  # this process's share of the rows split (process 0's the most)
+        dense_bytes = distributed.rows_memory_need(size, backend.resolve_dtype(dtype).itemsize)
     available = backend.available_bytes()
     chosen = "asked for" if matrix_free else None
-    if not matrix_free and dense_bytes > available:
+    # one decision for every process: a process alone going matrix-free would wait for the others
+    if not matrix_free and not distributed.all_true(dense_bytes <= available):
         matrix_free, chosen = True, "the dense kernel would not fit"
     if matrix_free and out is not None:
         raise UserError("--out saves the dense kernel; with --matrix-free (or a kernel too large "
@@ -46,7 +49,11 @@ def analyse(progress, *, model, k: int, description: str, x, data: str, implemen
                                seed)
     else:
         payload = _dense(progress, model, x, implementation, outputs, top, density, dtype, out)
-    payload = {**head, **payload}
+    if payload is None:  # another process than 0: its share is done, process 0 reports
+        return Report({}, [])
+    from ntktui.studies.kernel import sharing
+
+    payload = {**head, **payload, **sharing("products" if matrix_free else "rows")}
     return Report(payload, blocks(payload))
 
 
@@ -69,8 +76,16 @@ def _dense(progress, model, x, implementation, outputs, top, density, dtype, out
     from engine.models import empirical_ntk
     from engine.ntk import kernel_spectrum
 
+    from engine import distributed
+
     progress.begin(f"the empirical NTK of {x.shape[0]} samples", 1)
-    r = empirical_ntk(model, x, implementation=implementation, outputs=outputs, dtype=dtype)
+    if distributed.active():  # the rows split over the processes, gathered on process 0
+        r = distributed.kernel_rows(model, x, implementation=implementation, outputs=outputs,
+                                    dtype=dtype)
+        if r.matrix is None:
+            return None
+    else:
+        r = empirical_ntk(model, x, implementation=implementation, outputs=outputs, dtype=dtype)
     progress.step()
     start = time.perf_counter()
     K = np.asarray(r.matrix, np.float64)
@@ -147,7 +162,9 @@ def _matrix_free(progress, model, x, outputs, top, density, dtype, seed) -> dict
         d = matfree.density(op, seed=seed,
                             progress=_progress(progress, "eigenvalue density (products)", 8 * 40))
         payload["density"] = {"method": "stochastic Lanczos quadrature", **d.as_dict()}
-    return payload
+    from engine import distributed
+
+    return payload if distributed.is_main() else None  # every product is done; 0 reports
 
 
 def blocks(p: dict) -> list:

@@ -14,10 +14,10 @@ import sys
 import typer
 
 from ntktui import __version__, studies
-from ntktui.commands import (FRONT_END, Color, devices, plot_width, presets, run, tui,
-                             typer_option)
+from ntktui.commands import (DISTRIBUTED, FRONT_END, Color, devices, join_processes, launch,
+                             plot_width, presets, run, tui, typer_option)
 
-TOOLS = (presets, run, tui, devices)
+TOOLS = (presets, run, tui, devices, launch)
 
 
 def reflow(doc: str | None) -> str | None:
@@ -32,15 +32,22 @@ def analysis_command(study: studies.Study):
     """The Typer callback of `ntk NAME`: its signature is the study's Params and the front end's."""
 
     def command(**given):
-        from ntktui.output import deliver
+        from ntktui.output import analysed, deliver
 
         as_json, quiet, color = bool(given.pop("json")), bool(given.pop("quiet")), \
             given.pop("color")
         width = plot_width(given.pop("plot_width"))
+        if study.distributed:
+            join_processes(given)  # before the checks: the memory check reads the devices
+            from engine import distributed
+
+            if not distributed.is_main():  # its share of the work; process 0 prints
+                analysed(study, study.from_texts(given), quiet=True)
+                return
         deliver(study, study.from_texts(given), as_json, width, quiet=quiet, color=color)
 
     parameters = []
-    for p in (*study.params, *FRONT_END):
+    for p in (*study.params, *FRONT_END, *(DISTRIBUTED if study.distributed else ())):
         annotation, default = typer_option(p)
         parameters.append(inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY,
                                             default=default, annotation=annotation))
@@ -89,6 +96,8 @@ app = make_app()
 
 
 def _fail(message: str, code: int) -> int:
+    global _last_error
+    _last_error = message
     sys.stderr.write(f"ntk: error: {message}\n")
     return code
 
@@ -102,15 +111,31 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; bad input is one line on stderr with code 2."""
     import warnings
 
-    from engine.errors import EngineError
-    from ntktui.errors import UserError
-
     warnings.showwarning = _warning_line
     import shlex
 
     from ntktui import provenance
 
     provenance.INVOCATION = "ntk " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+    code = _run(argv)
+    from engine import distributed
+
+    session = distributed.current()
+    if session is not None:  # several processes: leave together, or tell the others why not
+        if code == 0:
+            session.finish()
+        else:
+            session.fail(_last_error or f"exit code {code}", code)
+    return code
+
+
+_last_error: str | None = None
+
+
+def _run(argv) -> int:
+    from engine.errors import EngineError
+    from ntktui.errors import UserError
 
     command = typer.main.get_command(make_app())  # from the registry as it is now
     try:
@@ -127,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see 'ntk {ctx.info_name} --help')" if ctx is not None and ctx.parent else ""
             return _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
+        from engine import distributed
+
+        lost = distributed.explain(exc)
+        if lost is not None:  # a collective with a peer that ended or vanished
+            return _fail(lost, distributed.EXIT_PEER)
         if os.environ.get("NTK_DEBUG"):
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set NTK_DEBUG=1 for details)", 1)
@@ -136,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted() -> int:
+    global _last_error
+    _last_error = "interrupted"
     sys.stderr.write("ntk: interrupted\n")
     return 130
 

@@ -11,7 +11,7 @@ from typing import Annotated, List, Optional
 import typer
 from rich.markup import escape
 
-from ntktui.params import FLAG, INT, Param
+from ntktui.params import FLAG, INT, TEXT, Param
 
 JSON = Param("json", FLAG, False, help="Print exactly one JSON object on stdout.")
 PLOT_WIDTH = Param("plot_width", INT, None, help="Plot width in columns.", lo=20, hi=1000,
@@ -19,6 +19,21 @@ PLOT_WIDTH = Param("plot_width", INT, None, help="Plot width in columns.", lo=20
 QUIET = Param("quiet", FLAG, False, help="No progress on stderr (errors still print).",
               flags=("--quiet", "-q"))
 FRONT_END = (JSON, PLOT_WIDTH, QUIET)
+# Several processes (engine.distributed, docs/distributed.md): the kernel commands take these;
+# without them the standard environment (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES,
+# JAX_PROCESS_ID) or a SLURM / Open MPI job says how to join, and otherwise there is one process.
+COORDINATOR = Param("coordinator", TEXT, None, help="Several processes: process 0's HOST:PORT "
+                    "(or JAX_COORDINATOR_ADDRESS).", unit="address",
+                    default_text="one process")
+NUM_PROCESSES = Param("num_processes", INT, None, help="Several processes: how many (or "
+                      "JAX_NUM_PROCESSES).", lo=1, hi=65536, default_text="1")
+PROCESS_ID = Param("process_id", INT, None, help="Several processes: this one's index, 0 to "
+                   "P − 1 (or JAX_PROCESS_ID); process 0 prints and writes.", lo=0, hi=65535,
+                   default_text="0")
+SPLIT = Param("split", TEXT, "auto", help="Several processes: share a dense kernel's wide "
+              "layers (width) or its rows (rows); auto: width when it fits on every process.",
+              choices=("auto", "width", "rows"))
+DISTRIBUTED = (COORDINATOR, NUM_PROCESSES, PROCESS_ID, SPLIT)
 # Colour has three states (on, off, as the terminal allows), so it is declared to Typer as is.
 COLOR_HELP = ("Colour in plots and tables (default: when the terminal shows it; never in a pipe "
               "or with NO_COLOR). Without colour each series gets its own marker.")
@@ -49,6 +64,18 @@ def annotated(p: Param):
     """The Param as an Annotated type for a hand-written run() signature (default given there:
     False for a flag, None otherwise)."""
     return Annotated[_annotation(p), typer.Option(*p.all_flags, **_option_kwargs(p))]
+
+
+def join_processes(given: dict) -> None:
+    """Pop the DISTRIBUTED options from a command's texts and, when they (or the environment, or
+    a cluster) ask for several processes, join them before anything touches a device."""
+    texts = {p.name: given.pop(p.name) for p in DISTRIBUTED}
+    values = {p.name: p.parse(",".join(texts[p.name])) if texts[p.name] else p.default
+              for p in DISTRIBUTED}
+    from engine import distributed
+
+    distributed.start(distributed.request(values["coordinator"], values["num_processes"],
+                                          values["process_id"], values["split"]))
 
 
 def plot_width(given) -> int | None:

@@ -41,6 +41,9 @@ class Study:
     # memory(values): refuse (engine.errors.InsufficientMemory) before anything is allocated,
     # from the sizes alone, for the whole run (every row of a sweep) at once.
     memory: Callable[[dict], None] | None = None
+    # runs across several processes (engine.distributed): its command takes --coordinator,
+    # --num-processes, --process-id and --split
+    distributed: bool = False
 
     def __post_init__(self):
         names = [p.name for p in self.params]

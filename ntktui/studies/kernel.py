@@ -47,7 +47,11 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
                          matrix_free, density)
     hidden_widths = resolve_hidden(hidden, depth, x.shape[0])
 
+    from engine import distributed
+
     if infinite:
+        if not distributed.is_main():  # no collectives: process 0 computes it alone
+            return Report({}, [])
         progress.begin(f"infinite-width NTK of {x.shape[0]} samples", 1)
         report, matrix = infinite_kernel(x, act, len(hidden_widths) + 1, scale, sigma_w,
                                          sigma_b, order, keep_matrix=out is not None)
@@ -59,14 +63,54 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
         spec = MLPSpec((x.shape[1], *hidden_widths, 1), act, scale, param, sigma_w, sigma_b)
         progress.begin(f"empirical NTK of {x.shape[0]} samples, {spec.parameter_count:,} "
                        "parameters", 1)
-        result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
-                                  chunk=chunk, keep_matrix=out is not None)
-        report, matrix = KernelReport.empirical(result), result.matrix
+        if distributed.split() == "rows":
+            report, matrix = rows_kernel(spec, x, seed, backend.resolve_dtype(dtype))
+        else:
+            result = empirical_kernel(spec, x, seed=seed, dtype=backend.resolve_dtype(dtype),
+                                      chunk=chunk, keep_matrix=out is not None)
+            report, matrix = (KernelReport.empirical(result) if result.spectrum is not None
+                              else None), result.matrix
+        if report is None:  # another process than 0: its share is done, process 0 reports
+            return Report({}, [])
+        report.extra.update(sharing())
     progress.step()
     if out is not None:
         _save(out, matrix)
     return Report(result_json(report, pts.description),
                   kernel_blocks(report, pts.description, out))
+
+
+def sharing(split: str | None = None) -> dict:
+    """How the work was shared among processes (width, rows or products), for the JSON
+    (nothing on one process)."""
+    from engine import distributed
+
+    if not distributed.active():
+        return {}
+    return {"distributed": {"processes": distributed.process_count(),
+                            "devices": distributed.device_count(),
+                            "split": split or distributed.split()}}
+
+
+def rows_kernel(spec, x, seed, dtype):
+    """ntk's MLP with the kernel's rows split over the processes (engine.distributed): a
+    KernelReport and the matrix on process 0, (None, None) elsewhere."""
+    from engine import distributed
+    from engine.mlp import init
+    from engine.ntk import kernel_spectrum
+
+    start = time.perf_counter()
+    r = distributed.kernel_rows((spec, init(spec, seed, dtype)), x, dtype=dtype)
+    if r.matrix is None:
+        return None, None
+    spectrum = kernel_spectrum(r.matrix, dtype)
+    report = KernelReport(spectrum, x.shape[0], r.dtype, spec.act.name, spec.scale,
+                          list(spec.widths), spec.param, spec.sigma_w, spec.sigma_b,
+                          spec.parameter_count, distributed.device_count(), None, [],
+                          r.memory_estimate, r.compile_s, time.perf_counter() - start - r.compile_s,
+                          extra={"method": f"rows split ({r.implementation})", "order": None,
+                                 "quadrature_error": None})
+    return report, r.matrix
 
 
 def generic(implementation, outputs, top, matrix_free, density) -> bool:
@@ -341,14 +385,20 @@ def memory(values: dict) -> None:
     hidden = resolve_hidden(values["hidden"], values["depth"], N)
     if values["infinite"]:
         shared.infinite_memory(N, values["act"], values["order"])
+        return
+    widths = (n0, *hidden, 1)
+    check = lambda: shared.empirical_memory(widths, values["act"], values["scale"],  # noqa: E731
+                                            values["param"], values["sigma_w"], values["sigma_b"],
+                                            N, values["dtype"], values["chunk"])
+    if shared.resolve_split(check) == "rows":
+        shared.rows_memory(N, values["dtype"])
     else:
-        shared.empirical_memory((n0, *hidden, 1), values["act"], values["scale"],
-                                values["param"], values["sigma_w"], values["sigma_b"], N,
-                                values["dtype"], values["chunk"])
+        check()
 
 
 STUDY = Study(
     name="kernel", order=70, help=__doc__, analyse=analyse, memory=memory, check=check,
+    distributed=True,
     params=(
         shared.ACT,
         shared.HIDDEN.with_(default_text="512,512"),

@@ -137,6 +137,38 @@ def empirical_memory(widths, activation: str, scale: float, param: str, sigma_w:
     choose_plan(spec, samples, backend.resolve_dtype(dtype), chunk)
 
 
+def resolve_split(width_check) -> str:
+    """Across several processes, how a dense layer-wise kernel is shared: --split as given, or
+    (auto) width when `width_check()` (the width split's memory check) passes on every process,
+    else rows. The choice is the same on every process (one collective); "none" for one."""
+    from engine import distributed
+    from engine.errors import InsufficientMemory
+
+    session = distributed.current()
+    if not distributed.active():
+        return "none"
+    if session.split == "auto":
+        try:
+            width_check()
+            fits = True
+        except InsufficientMemory:
+            fits = False
+        session.split = "width" if distributed.all_true(fits) else "rows"
+    return session.split
+
+
+def rows_memory(samples: int, dtype: str = "float64", k: int = 1) -> None:
+    """This process's share of a kernel whose rows are split over the processes (process 0 also
+    holds the gathered kernel and its eigensolver's copy); the engine checks computing the rows."""
+    from engine import backend, distributed
+
+    size = samples * k
+    backend.check_fits(f"process {distributed.process_index()}'s share of the {size:,} × {size:,} "
+                       "kernel", distributed.rows_memory_need(size, backend.resolve_dtype(dtype)
+                                                              .itemsize),
+                       lambda available: "; use --matrix-free or more processes")
+
+
 def infinite_memory(samples: int, activation: str, order: int) -> None:
     """The infinite-width kernels of N inputs (and a quadrature tile)."""
     from engine import backend
