@@ -14,8 +14,8 @@ import sys
 import typer
 
 from ntktui import __version__, studies
-from ntktui.commands import (FRONT_END, Color, devices, plot_width, presets, run, tui,
-                             typer_option)
+from ntktui.commands import (FRONT_END, Color, devices, plot_width, presets, run, save_path,
+                             tui, typer_option)
 
 TOOLS = (presets, run, tui, devices)
 
@@ -37,7 +37,9 @@ def analysis_command(study: studies.Study):
         as_json, quiet, color = bool(given.pop("json")), bool(given.pop("quiet")), \
             given.pop("color")
         width = plot_width(given.pop("plot_width"))
-        deliver(study, study.from_texts(given), as_json, width, quiet=quiet, color=color)
+        save = save_path(given.pop("save"))
+        deliver(study, study.from_texts(given), as_json, width, quiet=quiet, color=color,
+                save=save)
 
     parameters = []
     for p in (*study.params, *FRONT_END):

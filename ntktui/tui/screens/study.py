@@ -495,6 +495,8 @@ class StudyScreen(Screen):
         if self.shown is None or self.report is None:
             self.notify("nothing to export yet", severity="warning", timeout=3)
             return
+        from ntktui import export
+
         try:
             folder, written = export_report(self.shown, Path(getattr(self.app, "export_dir", ".")))
         except Exception as exc:
@@ -503,8 +505,9 @@ class StudyScreen(Screen):
         partial = "" if self.shown.complete else " (a partial run: marked in each file)"
         stale = f" ({self.shown.label}, not the last run, which {self._last_outcome()})" \
             if self.stale else ""
-        self.notify(f"saved {', '.join(written)} in {folder}{partial}{stale}", title="exported",
-                    timeout=10)
+        hint = export.figures_hint()
+        self.notify(f"saved {', '.join(written)} in {folder}{partial}{stale}"
+                    + (f"\n{hint}" if hint else ""), title="exported", timeout=10)
 
     def _last_outcome(self) -> str:
         return {"failed": "failed", "cancelled": "was cancelled"}.get(self.status.state,
@@ -543,5 +546,5 @@ def export_report(run, base: Path):
     if not run.complete:
         header += " (PARTIAL: stopped before the end; the files hold the finished part)"
     copy = export.preset_copy(preset, header, run.quick, run.overrides)
-    written = export.save(folder, payload, report_text(report), copy)
+    written = export.save(folder, payload, report_text(report), copy, report)
     return folder, written
