@@ -50,6 +50,7 @@ IMAGE_MAP = "RdBu_r"  # blue (−) through white (0) to red (+), as the terminal
 PNG_DPI = 200
 LINE_SIZE = (7.2, 4.0)  # inches: a plot and the legend at its right
 PANEL = 1.25  # inches a side for an image panel
+MINOR_DECADES = 6  # log axes spanning more decades have no minor ticks
 MARKED_POINTS = 25  # series with at most this many points are marked at every point
 
 STYLE = {
@@ -68,6 +69,7 @@ STYLE = {
     "svg.fonttype": "none",  # text stays text: searchable and editable in the SVG
     "pdf.fonttype": 42,  # TrueType fonts in the PDF, editable in a drawing program
     "image.interpolation": "nearest",  # one pixel is one value, as in the terminal
+    "path.simplify": False,  # every point of a series is in the file, none merged away
 }
 
 
@@ -158,22 +160,44 @@ def _line_style(style: int, dashed: bool) -> dict:
                 linestyle=linestyle)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade_label(value: float, _pos=None) -> str:
+    """10ⁿ for a whole decade; other values (a locator's choice between decades) as numbers."""
+    import math
+
+    from ntktui.render import _value_label
+
+    exponent = math.log10(value) if value > 0 else math.nan
+    if math.isfinite(exponent) and abs(exponent - round(exponent)) < 1e-9:
+        return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
+    return _value_label(value)
+
+
 def _ticks(axis, log: bool, lo: float, hi: float, values) -> None:
     """Ticks as the terminal chooses them: whole numbers on an axis of whole numbers; on a log
     axis spanning fewer than three decades, round values (1, 2, 5 × 10^k) labelled as numbers."""
     import math
 
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+    from matplotlib.ticker import (FuncFormatter, LogLocator, MaxNLocator, NullFormatter,
+                                   NullLocator)
 
     from ntktui.render import LOG_DECADES, _integral, _value_label
 
     if log:
-        if lo > 0 and hi > 0 and math.log10(hi / lo) < LOG_DECADES:
+        decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 0.0
+        if decades < LOG_DECADES:
             axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(FuncFormatter(lambda v, _: _value_label(v)))
             axis.set_minor_formatter(NullFormatter())
+        else:  # whole decades as 10ⁿ in plain text (mathtext labels are slow to lay out)
+            axis.set_major_formatter(FuncFormatter(_decade_label))
+            axis.set_minor_formatter(NullFormatter())
+            if decades > MINOR_DECADES:  # minor ticks would be a smear
+                axis.set_minor_locator(NullLocator())
     elif values and all(_integral(v) for v in values):
-        axis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def line_figure(plot) -> "Figure":
