@@ -211,10 +211,10 @@ def line_figure(plot) -> "Figure":
     ax.set_title(_wrapped(plot.title))
     ax.set_xlabel(plot.xlabel)
     ax.set_ylabel(plot.ylabel)
-    if plot.log_x:
-        ax.set_xscale("log")
+    if plot.log_x:  # values ≤ 0 leave a gap, as in the terminal (not clipped to the bottom)
+        ax.set_xscale("log", nonpositive="mask")
     if plot.log_y:
-        ax.set_yscale("log")
+        ax.set_yscale("log", nonpositive="mask")
     (xlo, xhi), (ylo, yhi) = limits(plot)
 
     handles = {}

@@ -4,6 +4,7 @@ shows itself as HTML, and without matplotlib --save is one error line."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -250,6 +251,11 @@ def test_short_log_axis_has_round_ticks_and_ylim_is_kept():
     plot = Plot("mask", "k", "m", [Series("a", [1, 2, 5, 10, 50], [1.0, 0.9, 0.5, 0.1, 0.0])],
                 log_x=True, ylim=(-0.02, 1.02))
     ax = figures.figure(plot).axes[0]
+    nonpositive = Plot("gap", "x", "y", [Series("a", [1, 2, 3], [1.0, -1.0, 0.5])], log_y=True)
+    buf = io.StringIO()
+    figures.write(figures.figure(nonpositive), buf, "svg")
+    (d,) = re.findall(r'<g id="series-0">\s*<path d="([^"]*)"', buf.getvalue())
+    assert d.count("M") == 2 and "L" not in d  # a gap at −1, as in the terminal (not clipped)
     assert ax.get_xscale() == "log" and ax.get_ylim() == (-0.02, 1.02)
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks == [1, 2, 5, 10, 20, 50]
