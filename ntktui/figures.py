@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import textwrap
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Sequence
 
@@ -103,14 +104,19 @@ def numbered(path: str, count: int) -> list[str]:
     return [f"{stem}-{i}{ext}" for i in range(1, count + 1)]
 
 
+_DRAWING = threading.RLock()
+
+
 @contextmanager
 def _style():
-    """The house style, for drawing and saving alike (fonts are chosen when a figure is saved)."""
+    """The house style, for drawing and saving alike (fonts are chosen when a figure is saved).
+    matplotlib's settings are global: one thread draws at a time (the dashboard exports in a
+    worker thread), so that each restores the settings it found."""
     try:
         import matplotlib
     except ImportError:
         raise UserError(MISSING) from None
-    with matplotlib.rc_context(STYLE):
+    with _DRAWING, matplotlib.rc_context(STYLE):
         yield
 
 
@@ -377,12 +383,12 @@ def html(report: "Report") -> str:
             if available():
                 parts.append(f"<div>{svg_text(figure(block))}</div>")
             elif not told:
-                parts.append(f"<p><i>{escape(MISSING)}</i></p>")
+                parts.append(f"<p><i>{escape(MISSING, quote=False)}</i></p>")
                 told = True
         elif isinstance(block, Table):
             parts.append(table_html(block.title, block.columns, block.rows, fmt))
         elif isinstance(block, Note):
-            parts.append(f"<p>{escape(_plain(block.text))}</p>")
+            parts.append(f"<p>{escape(_plain(block.text), quote=False)}</p>")
     parts.append("</div>")
     return "\n".join(parts)
 

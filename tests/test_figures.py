@@ -192,14 +192,18 @@ sys.stderr.write('--\\n')
 codes.append(main(['spectrum', '--width', '8', '--save', {str(tmp_path / 'f.svg')!r}]))
 sys.stderr.write('--\\n')
 codes.append(main(['run', 'seed002-conditioning', '--quick', '--out', {str(tmp_path / 'o')!r}]))
-sys.stderr.write('--\\n' + json.dumps([codes, loaded]) + '\\n')
+from ntktui.render import Plot, Series
+from ntktui.report import Report, Table
+page = Report({{}}, [Plot('p', 'x', 'y', [Series('a', [0, 1], [0, 1])]), Table('t', ['c'], [[1]])])
+sys.stderr.write('--\\n' + json.dumps([codes, loaded, page._repr_html_()]) + '\\n')
 """
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=120)
     _, save_err, run_err, result = done.stderr.split("--\n")
-    codes, loaded = json.loads(result)
+    codes, loaded, page = json.loads(result)
     assert not loaded
+    assert "<svg" not in page and "<table" in page and "pip install 'ntktui[figures]'" in page
     assert codes == [0, 0, 2, 0], done.stderr
     assert save_err == ("ntk: error: --save needs matplotlib, which is not installed: "
                         "pip install 'ntktui[figures]'\n")
