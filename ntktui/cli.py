@@ -15,7 +15,7 @@ import typer
 
 from ntktui import __version__, studies
 from ntktui.commands import (DISTRIBUTED, FRONT_END, Color, devices, join_processes, launch,
-                             plot_width, presets, run, tui, typer_option)
+                             plot_width, presets, run, save_path, tui, typer_option)
 
 TOOLS = (presets, run, tui, devices, launch)
 
@@ -37,6 +37,7 @@ def analysis_command(study: studies.Study):
         as_json, quiet, color = bool(given.pop("json")), bool(given.pop("quiet")), \
             given.pop("color")
         width = plot_width(given.pop("plot_width"))
+        save = save_path(given.pop("save"))
         if study.distributed:
             join_processes(given)  # before the checks: the memory check reads the devices
             from engine import distributed
@@ -44,7 +45,8 @@ def analysis_command(study: studies.Study):
             if not distributed.is_main():  # its share of the work; process 0 prints
                 analysed(study, study.from_texts(given), quiet=True)
                 return
-        deliver(study, study.from_texts(given), as_json, width, quiet=quiet, color=color)
+        deliver(study, study.from_texts(given), as_json, width, quiet=quiet, color=color,
+                save=save)
 
     parameters = []
     for p in (*study.params, *FRONT_END, *(DISTRIBUTED if study.distributed else ())):

@@ -1,6 +1,8 @@
 """Saving a study: result.json (the payload), plot.txt (the plots and tables as plain text),
-arrays.npz (every numeric array of the payload) and preset.toml (the preset as run, so that
-`ntk run DIR/preset.toml` repeats it). Shared by `ntk run --out DIR` and the dashboard's export.
+arrays.npz (every numeric array of the payload), preset.toml (the preset as run, so that
+`ntk run DIR/preset.toml` repeats it) and, where matplotlib is installed (the extra
+`ntktui[figures]`), its figures: figure.svg and figure.png (several plots: figure-1.svg,
+figure-1.png, figure-2.svg, …). Shared by `ntk run --out DIR` and the dashboard's export.
 """
 
 from __future__ import annotations
@@ -30,10 +32,22 @@ def prepare(out: str | os.PathLike) -> Path:
     return folder
 
 
-def save(folder: Path, payload: Mapping, text: str, preset_toml: str) -> list[str]:
-    """Write result.json, plot.txt, arrays.npz and preset.toml into a temporary folder beside
-    `folder`, then move it into place in one step: a failure leaves nothing behind (no file, no
-    folder), and a folder that gained files meanwhile is not overwritten. Returns the names."""
+FIGURE_FORMATS = ("svg", "png")  # vector for papers, raster for a quick look or slides
+
+
+def figures_hint() -> str | None:
+    """The line saying how to get figures in a saved run, where matplotlib is missing."""
+    from ntktui.figures import INSTALL, available
+
+    return None if available() else f"no figures saved: {INSTALL} to save them too"
+
+
+def save(folder: Path, payload: Mapping, text: str, preset_toml: str,
+         report=None) -> list[str]:
+    """Write result.json, plot.txt, arrays.npz, preset.toml and the Report's figures (when
+    `report` is given and matplotlib is installed) into a temporary folder beside `folder`, then
+    move it into place in one step: a failure leaves nothing behind (no file, no folder), and a
+    folder that gained files meanwhile is not overwritten. Returns the names."""
     import shutil
     import tempfile
 
@@ -66,6 +80,7 @@ def save(folder: Path, payload: Mapping, text: str, preset_toml: str) -> list[st
             written.append("arrays.npz")
         (tmp / "preset.toml").write_text(preset_toml, encoding="utf-8")
         written.append("preset.toml")
+        written += _figures(report, tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a result folder is an ordinary one
@@ -82,6 +97,22 @@ def save(folder: Path, payload: Mapping, text: str, preset_toml: str) -> list[st
         if isinstance(exc, OSError):
             raise UserError(f"--out {folder}: cannot write: {exc.strerror or exc}") from None
         raise
+
+
+def _figures(report, folder: Path) -> list[str]:
+    """The Report's figures in each of FIGURE_FORMATS ([] without a report or matplotlib)."""
+    from ntktui import figures
+
+    if report is None or not figures.available():
+        return []
+    figs = figures.figures(report)
+    names = []
+    for fmt in FIGURE_FORMATS:
+        for fig, name in zip(figs, figures.numbered(f"figure.{fmt}", len(figs))):
+            with open(folder / name, "wb") as fh:  # the folder itself is moved into place whole
+                figures.write(fig, fh, fmt)
+            names.append(name)
+    return names
 
 
 def preset_copy(p, header: str, quick: bool = False,

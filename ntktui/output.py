@@ -224,13 +224,27 @@ class CliProgress:
 
 
 def deliver(study, values: dict, as_json: bool, plot_width: int | None = None,
-            quiet: bool = False, color: bool | None = None) -> None:
-    """A study's command: its analysis with a progress bar, then its JSON or its plots and tables.
-    On Ctrl-C the work finished so far is printed (marked interrupted) before the exit."""
+            quiet: bool = False, color: bool | None = None, save: str | None = None) -> None:
+    """A study's command: its analysis with a progress bar, then its JSON or its plots and tables,
+    and its figures saved (--save FILE). On Ctrl-C the work finished so far is printed (marked
+    interrupted) and saved before the exit."""
     report, interrupted = analysed(study, values, quiet)
     emit_report(report, as_json, plot_width, color)
+    if save is not None:
+        save_figures(report, save, quiet)
     if interrupted:
         raise KeyboardInterrupt
+
+
+def save_figures(report, path: str, quiet: bool = False) -> list[str]:
+    """--save FILE: the Report's figures (ntktui.figures), and a line on stderr naming them."""
+    from ntktui.figures import save
+
+    written = save(report, path)
+    if not quiet:
+        sys.stderr.write(f"saved {', '.join(written)}\n" if written else
+                         f"no plots to save as {path}\n")
+    return written
 
 
 def analysed(study, values: dict, quiet: bool = False):

@@ -476,18 +476,12 @@ def _legend_lines(plot: Plot, view: View, width: int, paint, max_lines: int) -> 
     return lines[:max_lines]
 
 
-def render(plot: Plot, width: int | None = None, height: int | None = None,
-           color: bool | None = None, *, depth: int | None = None, view: View | None = None) -> str:
-    """The plot as text, `width` × `height` cells (ANSI-coloured unless colour is off; `depth` 16
-    or 256 colours, by default as the terminal reports)."""
-    color = use_color() if color is None else color
-    depth = (color_depth() if color else 256) if depth is None else depth
-    view = view or PLAIN
-    width = max(20, width or _default_width())
-    height = max(8, height or plot.height or DEFAULT_HEIGHT)
-    paint = _palette(color, depth)
+def _laid_out(plot: Plot, view: View):
+    """What is drawn and where: the series as plotted (log10 of the values on log axes, each cut
+    to its shorter coordinate), the visible ones, the x and y ranges and the reference lines, all
+    in plotted coordinates. The text renderer and the figure renderer (ntktui.figures) both
+    take their ranges from here, so the two show the same window on the data."""
     log_x, log_y = view.logs(plot)
-
     drawn = []
     for i, (s, style) in enumerate(zip(plot.series, styles(plot))):
         x, y = _values(s.x, log_x), _values(s.y, log_y)
@@ -517,6 +511,32 @@ def render(plot: Plot, width: int | None = None, height: int | None = None,
         ylo, yhi = min(refs), max(refs)
     else:
         ylo, yhi = 0.0, 1.0
+    return drawn, visible, (xlo, xhi), (ylo, yhi), refs
+
+
+def limits(plot: Plot, view: View | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The x and y ranges the text renderer draws, in data units (10^… of the plotted range on a
+    log axis): the window a figure of the same plot shows."""
+    view = view or PLAIN
+    log_x, log_y = view.logs(plot)
+    _, _, xr, yr, _ = _laid_out(plot, view)
+    unlog = lambda r, log: tuple(10.0 ** v for v in r) if log else r  # noqa: E731
+    return unlog(xr, log_x), unlog(yr, log_y)
+
+
+def render(plot: Plot, width: int | None = None, height: int | None = None,
+           color: bool | None = None, *, depth: int | None = None, view: View | None = None) -> str:
+    """The plot as text, `width` × `height` cells (ANSI-coloured unless colour is off; `depth` 16
+    or 256 colours, by default as the terminal reports)."""
+    color = use_color() if color is None else color
+    depth = (color_depth() if color else 256) if depth is None else depth
+    view = view or PLAIN
+    width = max(20, width or _default_width())
+    height = max(8, height or plot.height or DEFAULT_HEIGHT)
+    paint = _palette(color, depth)
+    log_x, log_y = view.logs(plot)
+
+    drawn, visible, (xlo, xhi), (ylo, yhi), refs = _laid_out(plot, view)
 
     title = [_fit(plot.title, width)] if plot.title else []
     legend = _legend_lines(plot, view, width, paint, max_lines=max(2, (height - 8) // 3))

@@ -5,7 +5,9 @@ Every analysis (ntktui.studies) has `analyse(progress, **values) -> Report`: the
 tables and notes, in order). Its parameters are keyword-only with no defaults: they are declared
 once, as Params in the study's module, and every front end fills them in from there. The CLI
 prints the blocks (`output.printable`), the dashboard shows them in widgets, and export writes
-both, so no front end computes anything of its own.
+both, so no front end computes anything of its own. In Python and Jupyter a Report shows itself
+as HTML (its figures and tables) and `report.figures()` gives one matplotlib figure per plot
+(ntktui.figures, the optional extra `ntktui[figures]`).
 
 Long analyses call `progress.step(partial=...)` between chunks of work with the Report of the
 work finished so far: the CLI draws a progress bar and, on Ctrl-C, prints the last partial Report;
@@ -86,6 +88,25 @@ class Report:
 
     def tables(self) -> list[Table]:
         return [b for b in self.blocks if isinstance(b, Table)]
+
+    def figures(self) -> list:
+        """One matplotlib Figure per plot or image grid, in order (ntktui.figures; needs
+        `pip install 'ntktui[figures]'`)."""
+        from ntktui.figures import figures
+
+        return figures(self)
+
+    def save_figures(self, path) -> list[str]:
+        """The figures as PATH.svg|.png|.pdf (several: PATH-1.svg, PATH-2.svg, …); the paths."""
+        from ntktui.figures import save
+
+        return save(self, path)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Report as its figures (inline SVG), tables and notes."""
+        from ntktui.figures import html
+
+        return html(self)
 
     def interrupted(self, note: str) -> "Report":
         """This partial Report marked as stopped early (its payload says "interrupted": true)."""

@@ -192,8 +192,8 @@ def test_out_dir_saves_json_arrays_plot_text_and_the_preset(ntk, tmp_path):
     out = tmp_path / "saved" / "run1"
     ran = ntk("run", str(path), "--quick", "--out", str(out), "--plot-width", "60")
     assert ran.code == 0, ran.err
-    assert sorted(f.name for f in out.iterdir()) == ["arrays.npz", "plot.txt", "preset.toml",
-                                                    "result.json"]
+    assert sorted(f.name for f in out.iterdir()) == ["arrays.npz", "figure.png", "figure.svg",
+                                                    "plot.txt", "preset.toml", "result.json"]
     result = json.loads((out / "result.json").read_text())
     assert result["width"] == 6 and [r["activation"] for r in result["results"]] == ["relu", "tanh"]
     plot = (out / "plot.txt").read_text()

@@ -433,8 +433,9 @@ def test_export_saves_the_panel_data_and_plot_text_and_the_preset_repeats_it(tmp
     payload, notes = drive(NtkApp(presets.load(str(path)), export_dir=out), script)
     (folder,) = list(out.iterdir())
     assert folder.name.startswith("tiny-") and any(str(folder) in n for n in notes)
-    assert sorted(f.name for f in folder.iterdir()) == ["arrays.npz", "plot.txt", "preset.toml",
-                                                       "result.json"]
+    assert sorted(f.name for f in folder.iterdir()) == ["arrays.npz", "figure.png", "figure.svg",
+                                                       "plot.txt", "preset.toml", "result.json"]
+    assert (folder / "figure.svg").read_text().count('<g id="series-') == 2  # relu and tanh
     saved = json.loads((folder / "result.json").read_text())
     assert without_timings(saved) == without_timings(json.loads(json.dumps(payload)))
     text = (folder / "plot.txt").read_text()

@@ -495,16 +495,27 @@ class StudyScreen(Screen):
         if self.shown is None or self.report is None:
             self.notify("nothing to export yet", severity="warning", timeout=3)
             return
-        try:
-            folder, written = export_report(self.shown, Path(getattr(self.app, "export_dir", ".")))
-        except Exception as exc:
-            self.notify(one_line(exc), title="export failed", severity="error", timeout=10)
-            return
         partial = "" if self.shown.complete else " (a partial run: marked in each file)"
         stale = f" ({self.shown.label}, not the last run, which {self._last_outcome()})" \
             if self.stale else ""
-        self.notify(f"saved {', '.join(written)} in {folder}{partial}{stale}", title="exported",
-                    timeout=10)
+        self._export(self.shown, Path(getattr(self.app, "export_dir", ".")), partial + stale)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _export(self, run, base: Path, said: str) -> None:
+        """Export in a thread: drawing the figures takes a second or more a plot, and the
+        dashboard keeps answering meanwhile; the notification says when it is done."""
+        from ntktui import export
+
+        try:
+            folder, written = export_report(run, base)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, one_line(exc), title="export failed",
+                                      severity="error", timeout=10)
+            return
+        hint = export.figures_hint()
+        self.app.call_from_thread(
+            self.notify, f"saved {', '.join(written)} in {folder}{said}"
+            + (f"\n{hint}" if hint else ""), title="exported", timeout=10)
 
     def _last_outcome(self) -> str:
         return {"failed": "failed", "cancelled": "was cancelled"}.get(self.status.state,
@@ -543,5 +554,5 @@ def export_report(run, base: Path):
     if not run.complete:
         header += " (PARTIAL: stopped before the end; the files hold the finished part)"
     copy = export.preset_copy(preset, header, run.quick, run.overrides)
-    written = export.save(folder, payload, report_text(report), copy)
+    written = export.save(folder, payload, report_text(report), copy, report)
     return folder, written
