@@ -114,6 +114,32 @@ def network_setting(param: str, scale: float, sigma_w: float, sigma_b: float, se
 
 
 # ---------------------------------------------------------------------------------------------
+# Progress from the engine: kernels call progress(done, total) after each tile
+
+
+def kernel_progress(progress, label: str):
+    """The engine's progress(done, total) as this study's bar: `label` over the kernel's steps,
+    advanced per tile (and a cancel raised between tiles)."""
+    last = [0]
+
+    def report(done: int, total: int) -> None:
+        if done == 0:
+            progress.begin(label, total)
+            last[0] = 0
+            return
+        progress.step(done - last[0])
+        last[0] = done
+
+    return report
+
+
+def cancel_between_tiles(progress):
+    """For a study with its own bar (one step per kernel): the engine's progress callback that
+    only gives the dashboard's cancel (raised at progress.step) a chance between tiles."""
+    return lambda done, total: progress.step(0)
+
+
+# ---------------------------------------------------------------------------------------------
 # Memory: each study's `memory(values)` refuses a run from its sizes alone, before any work
 
 
