@@ -587,29 +587,40 @@ def layerwise_ntk(spec: MLPSpec, params, x, *, chunk: int | None = None,
 
 # --- the autodiff reference -----------------------------------------------------------------
 
-def autodiff_ntk(f, params, x, *, block: int | None = None) -> np.ndarray:
+def autodiff_ntk(f, params, x, *, block: int | None = None, progress=None) -> np.ndarray:
     """K = Σ_outputs J Jᵀ with J = ∂f/∂θ by automatic differentiation, for any JAX function
     f(params, x) that maps a batch (N, …) to (N,) or (N, k) sample by sample.
 
     With `block` None the whole Jacobian (N × parameters) is formed and contracted. With a block
     size, memory is O(block · parameters): the Jacobian of `block` samples is formed at a time and
-    its rows are pushed forward through f on all N inputs (jvp), giving `block` columns of K."""
+    its rows are pushed forward through f (jvp) on the blocks of rows on or above the diagonal,
+    giving the upper tiles of K, mirrored; progress(done, total) is called after each tile."""
     x = jnp.asarray(x)
     N = x.shape[0]
-    jacobian, columns = _autodiff_programs(f)
+    jacobian, tree_jacobian, push = _autodiff_programs(f)
     if block is None or block >= N:
         J = jacobian(params, x)
         return np.asarray(_contract(J, J))
-    K = np.empty((N, N), np.dtype(x.dtype))
-    for a in range(0, N, block):
-        b = min(a + block, N)
-        K[:, a:b] = np.asarray(columns(params, x, x[a:b]))
-    return (K + K.T) / 2  # the columns are exact up to round-off; symmetrise it away
+    t = tiles.count(N, block)
+    pad = t * block - N
+    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))]) if pad else x
+    rows = [xp[i * block:(i + 1) * block] for i in range(t)]
+    K = np.empty((t * block, t * block), np.dtype(x.dtype))
+    tick = tiles.Ticker(tiles.upper_count(t), progress)
+    for j in range(t):
+        Jj = tree_jacobian(params, rows[j])
+        for i in range(j + 1):
+            tile = np.asarray(push(params, rows[i], Jj))
+            K[i * block:(i + 1) * block, j * block:(j + 1) * block] = tile
+            K[j * block:(j + 1) * block, i * block:(i + 1) * block] = tile.T
+            tick.finished()
+    K = K[:N, :N]
+    return (K + K.T) / 2  # the diagonal tiles are exact up to round-off; symmetrise it away
 
 
 def _autodiff_programs(f):
-    """The jitted (flat Jacobian, kernel columns) programs for f, built once per function (in
-    the engine's cache), so each compiles once per shape."""
+    """The jitted (flat Jacobian, Jacobian tree, tile by products) programs for f, built once per
+    function (in the engine's cache), so each compiles once per shape."""
     return compiled.cached(("ntk.autodiff", f), lambda: _build_autodiff_programs(f))
 
 
@@ -617,23 +628,26 @@ def _build_autodiff_programs(f):
     def per_sample(params, xi):
         return jax.jacrev(lambda p: jnp.reshape(f(p, xi[None]), (-1,)))(params)  # leaves (k, …)
 
+    def tree_jacobian(params, xb):
+        return jax.vmap(per_sample, in_axes=(None, 0))(params, xb)  # leaves (b, k, …)
+
     def flat_jacobian(params, xb):
-        tree = jax.vmap(per_sample, in_axes=(None, 0))(params, xb)  # leaves (b, k, …)
+        tree = tree_jacobian(params, xb)
         return jnp.concatenate([j.reshape(j.shape[0], j.shape[1], -1)
                                 for j in jax.tree.leaves(tree)], axis=2)  # (b, k, P)
 
-    def columns(params, x, xb):
-        tree = jax.vmap(per_sample, in_axes=(None, 0))(params, xb)
+    def push(params, x, tree):
+        """K(x, x_b) for the block whose Jacobian is `tree`: its rows pushed through f on x."""
         b, k = jax.tree.leaves(tree)[0].shape[:2]
         tangents = jax.tree.map(lambda j: j.reshape(b * k, *j.shape[2:]), tree)
 
-        def push(t):  # J(x) t on every input: one column of J Jᵀ per tangent
+        def one(t):  # J(x) t on every input: one column of J Jᵀ per tangent
             return jax.jvp(lambda p: jnp.reshape(f(p, x), (x.shape[0], -1)), (params,), (t,))[1]
 
-        out = jax.vmap(push)(tangents).reshape(b, k, x.shape[0], k)
+        out = jax.vmap(one)(tangents).reshape(b, k, x.shape[0], k)
         return jnp.einsum("bknk->nb", out)
 
-    return jax.jit(flat_jacobian), jax.jit(columns)
+    return jax.jit(flat_jacobian), jax.jit(tree_jacobian), jax.jit(push)
 
 
 @jax.jit

@@ -77,6 +77,13 @@ class Ticker:
     def finish(self) -> None:
         self._settle()
 
+    def finished(self) -> None:
+        """Count a step the host has already waited for (its result copied to the host)."""
+        self._settle()
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
     def _settle(self) -> None:
         if self._pending is None:
             return

@@ -258,15 +258,17 @@ def network(name: str, scale: float, sigma_w: float | None, sigma_b: float):
     return a, sigma_w
 
 
-def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings) -> dict:
-    """κ of Θ^L at the listed depths, in one pass over the layers."""
+def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings,
+                        between=None) -> dict:
+    """κ of Θ^L at the listed depths, in one pass over the layers; `between(done, total)` is
+    called after each tile."""
     from engine import infinite as inf
 
     opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
     start = time.perf_counter()
     compile_s = inf.compile_layers(x, act, max(depths), **opts)
     wanted, conds, err = set(depths), [], None
-    for layer in inf.layers(x, act, max(depths), **opts):
+    for layer in inf.layers(x, act, max(depths), progress=between, **opts):
         if layer.error is not None:
             err = layer.error
         if layer.depth in wanted:
