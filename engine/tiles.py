@@ -8,18 +8,18 @@ within one tile's time instead of the whole kernel's (docs/engine.md#tiled-kerne
 
 The tile size rule: tiles of equal size, as close to the platform's target as N allows
 (t = ⌈N / target⌉ tiles of ⌈N / t⌉ rows, so the padding is under t rows). The target is the
-smallest size at which the platform's matrix product runs at its full rate: on the CPU XLA's
-float64 product of a 512-row tile with its wide partner runs at the rate of 1000- and 2000-row
-tiles (measured: benchmarks/symmetric.py), while the diagonal tiles, formed whole, cost
-T/N of the triangle extra, so the smaller the better; GPUs need larger products to fill their
-matrix units.
+smallest size at which the platform's matrix product runs at its full rate: on the 2-core CPU
+XLA's float64 product of a 500-row tile with an 8000-wide partner ran at the rate of 1000- and
+2000-row tiles (about 100 GFLOP/s), while the tiles on the diagonal cost extra (a share of about
+T/N of the triangle), so the smaller the better; GPUs need larger products to fill their matrix
+units.
 """
 
 from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Callable, Iterator
+from typing import Callable
 
 from engine import backend
 
@@ -92,12 +92,6 @@ class Ticker:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
-
-
-def blocks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of consecutive blocks of `size` covering range(n)."""
-    for a in range(0, n, size):
-        yield a, min(a + size, n)
 
 
 @partial(jax.jit, static_argnames=("n",))
