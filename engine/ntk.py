@@ -517,6 +517,7 @@ class _Programs:
                     K[i, j] = tile(self.chunk_tile[m], i, j, (K[i, j], *factors[i, j]),
                                    lambda b: chunk[b])
                     tick.step(K[i, j])
+            factors = chunk = None  # freed before the next layer's (and the assembly's) memory
         del feats
         parts = tuple(K.pop(ij) for ij in pairs)
         if plan.devices > 1:  # replicated: assemble device 0's copies on device 0 alone
