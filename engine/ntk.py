@@ -139,7 +139,7 @@ def memory_estimate(spec: MLPSpec, plan: Plan, dtype) -> int:
     on_host = jax.default_backend() == "cpu"  # simulated CPU devices share the host's memory
     total += plan.devices * per_device if on_host else per_device
     square = plan.samples * plan.samples * item
-    assembled = (plan.devices if on_host else 1) * upper + square
+    assembled = spec.parameter_count * item + (plan.devices if on_host else 1) * upper + square
     eigen = square + plan.samples * plan.samples * 8  # the float64 copy the eigensolver works on
     return int(max(total, assembled, eigen))
 
