@@ -37,7 +37,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.polynomial.hermite import hermgauss  # noqa: E402
 
-from engine import compiled  # noqa: E402
+from engine import compiled, tiles  # noqa: E402
 from engine.activations import Activation  # noqa: E402
 from engine.data import check_data, require_finite  # noqa: E402
 # Re-exported from their former home here, where ntktui and benchmarks import them.
@@ -244,12 +244,64 @@ def _quad_matrix(act, sigma, scale, order, block, derivative):
     return assemble(tiles[0]), assemble(tiles[1])
 
 
-@partial(jax.jit, static_argnames=("act", "derivative"))
-def _closed_step(act, sigma, theta, scale, sw2, sb2, derivative):
-    q = jnp.diagonal(sigma)
-    e, d = _closed(act, q[:, None], q[None, :], sigma, scale, derivative)
+@partial(jax.jit, static_argnames=("padded",))
+def _pad(sigma, theta, padded):
+    """Σ and Θ padded with zeros to whole tiles, and the variances q = diag Σ (1 in the padding,
+    where any finite value will do: those rows are sliced off)."""
+    n = sigma.shape[0]
+    q = jnp.pad(jnp.diagonal(sigma), (0, padded - n), constant_values=1.0)
+    grow = lambda m: None if m is None else jnp.pad(m, ((0, padded - n), (0, padded - n)))  # noqa: E731
+    return grow(sigma), grow(theta), q
+
+
+@partial(jax.jit, static_argnames=("act", "derivative", "tile"))
+def _closed_tile(act, sigma, theta, q, i, j, scale, sw2, sb2, derivative, tile):
+    """Tile (i, j) of (Σ^l, Θ^l) from the padded (Σ^{l−1}, Θ^{l−1}) by the closed forms."""
+    r, c = i * tile, j * tile
+    cut = lambda m: jax.lax.dynamic_slice(m, (r, c), (tile, tile))  # noqa: E731
+    qr = jax.lax.dynamic_slice(q, (r,), (tile,))
+    qc = jax.lax.dynamic_slice(q, (c,), (tile,))
+    e, d = _closed(act, qr[:, None], qc[None, :], cut(sigma), scale, derivative)
     new_sigma = sw2 * e + sb2
-    return new_sigma, (new_sigma + theta * (sw2 * d) if derivative else None)
+    return new_sigma, (new_sigma + cut(theta) * (sw2 * d) if derivative else None)
+
+
+@dataclass(frozen=True)
+class _ClosedStep:
+    """One layer of the closed-form recursion over the upper tiles of the kernel, each tile one
+    call (engine/tiles.py): half the elementwise work of the whole matrix, and a progress step
+    (a chance to cancel) per tile. Programs compiled ahead of time."""
+
+    n: int
+    tile: int
+    pad: object
+    tile_program: object
+    assemble: object
+
+    @property
+    def steps(self) -> int:
+        return tiles.upper_count(tiles.count(self.n, self.tile)) + 2
+
+    def __call__(self, sigma, theta, scale, sw2, sb2, tick=None):
+        t = tiles.count(self.n, self.tile)
+        sig, th, q = self.pad(sigma, theta)
+        _step_done(tick, q)
+        new_s, new_t = [], []
+        for i, j in tiles.upper(t):
+            a, b = self.tile_program(sig, th, q, jnp.asarray(i), jnp.asarray(j), scale, sw2, sb2)
+            new_s.append(a)
+            new_t.append(b)
+            _step_done(tick, a)
+        del sig, th
+        sigma = self.assemble(tuple(new_s))
+        theta = None if new_t[0] is None else self.assemble(tuple(new_t))
+        _step_done(tick, sigma)
+        return sigma, theta
+
+
+def _step_done(tick, out):
+    if tick is not None:
+        tick.step(out)
 
 
 @partial(jax.jit, static_argnames=("act", "derivative", "order", "block"))
@@ -320,28 +372,56 @@ def _check_network(X, act, depth, sigma_w2, sigma_b2, scale, order, ntk) -> jnp.
     return X
 
 
+@dataclass(frozen=True)
+class _QuadStep:
+    """One layer by quadrature: one program over the upper quadrature tiles (`_quad_matrix`)."""
+
+    program: object
+
+    steps = 1
+
+    def __call__(self, sigma, theta, scale, sw2, sb2, tick=None):
+        out = self.program(sigma, theta, scale, sw2, sb2)
+        _step_done(tick, out)
+        return out
+
+
 def _step(act, n: int, ntk: bool, closed: bool, order: int):
-    """The compiled per-layer step (Σ^{l−1}, Θ^{l−1}, s, σ_w², σ_b²) ↦ (Σ^l, Θ^l) for n inputs,
-    from the engine's cache."""
+    """The compiled per-layer step (Σ^{l−1}, Θ^{l−1}, s, σ_w², σ_b²[, tick]) ↦ (Σ^l, Θ^l) for n
+    inputs, from the engine's cache."""
     mat = jax.ShapeDtypeStruct((n, n), jnp.float64)
     num = jax.ShapeDtypeStruct((), jnp.float64)
     theta = mat if ntk else None
-    if closed:
-        return compiled.program(("infinite.closed_step",), _closed_step, act, mat, theta, num, num,
-                                num, derivative=ntk)
-    return compiled.program(("infinite.quad_step",), _quad_step, act, mat, theta, num, num, num,
-                            derivative=ntk, order=order, block=_tile_size(n, order))
+    if not closed:
+        return _QuadStep(compiled.program(("infinite.quad_step",), _quad_step, act, mat, theta,
+                                          num, num, num, derivative=ntk, order=order,
+                                          block=_tile_size(n, order)))
+    tile = tiles.tile_size(n, jax.default_backend())
+    padded = tiles.count(n, tile) * tile
+    pmat = jax.ShapeDtypeStruct((padded, padded), jnp.float64)
+    index = jax.ShapeDtypeStruct((), jnp.asarray(0).dtype)
+    square = jax.ShapeDtypeStruct((tile, tile), jnp.float64)
+    return _ClosedStep(
+        n, tile,
+        compiled.program(("infinite.pad",), _pad, mat, theta, padded=padded),
+        compiled.program(("infinite.closed_tile",), _closed_tile, act, pmat, pmat if ntk else None,
+                         jax.ShapeDtypeStruct((padded,), jnp.float64), index, index, num, num,
+                         num, derivative=ntk, tile=tile),
+        compiled.program(("tiles.assemble",), tiles.assemble,
+                         (square,) * tiles.upper_count(tiles.count(n, tile)), n=n))
 
 
 def layers(
     X, act: Activation, depth: int, *, sigma_w2: float = 1.0, sigma_b2: float = 0.0,
     scale: float = 1.0, ntk: bool = True, method: str = "auto", order: int = DEFAULT_ORDER,
-    check_error: bool = True,
+    check_error: bool = True, progress=None,
 ) -> Iterator[Layer]:
     """Σ^l and Θ^l for l = 1..depth in one pass (a generator: hold only the layers you need).
 
     ntk=False computes the NNGP alone (defined for heaviside too). With quadrature, each layer
     carries its error estimate unless check_error=False (its cost grows as N, a layer's as N²).
+    Closed forms are evaluated on the upper tiles of each layer only; progress(done, total) is
+    called after each tile (a cancel raised there stops between tiles).
     """
     X = _check_network(X, act, depth, sigma_w2, sigma_b2, scale, order, ntk)
     closed = _use_closed(act, method)
@@ -353,13 +433,15 @@ def layers(
     theta = sigma if ntk else None
     yield Layer(1, sigma, theta)
     step = _step(act, n, ntk, closed, order) if depth > 1 else None
+    tick = tiles.Ticker((depth - 1) * (step.steps if step else 0), progress)
     ntk_err = 0.0
     for l in range(2, depth + 1):
         error = None
         if not closed and check_error:
             error = _layer_error(act, sigma, theta, s, sigma_w2, sigma_b2, order, ntk, l, ntk_err)
             ntk_err = error.ntk_abs or 0.0
-        sigma, theta = step(sigma, theta, s, sw2, sb2)
+        sigma, theta = step(sigma, theta, s, sw2, sb2, tick)
+        tick.finish()
         yield Layer(l, sigma, theta, error)
 
 

@@ -35,7 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
-from engine import mlp, ntk  # noqa: E402
+from engine import mlp, ntk, tiles  # noqa: E402
 from engine.mlp import MLPSpec  # noqa: E402
 
 IMPLEMENTATIONS = ("auto", "contraction", "products", "layerwise")
@@ -391,10 +391,13 @@ def choose_implementation(model: Model, n1: int, n2: int, k: int, *, symmetric: 
 
 
 def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: str = "trace",
-                  block: int | None = None, dtype="float64", check: bool = True) -> NTKResult:
-    """The exact empirical NTK K(x1, x2) (x2 None: K(x1, x1), symmetric) of any model form that
-    `as_model` accepts. outputs="trace" sums over the k outputs (N1 × N2); "full" keeps them
-    (N1·k × N2·k, index sample·k + output). Memory is checked before anything is allocated."""
+                  block: int | None = None, dtype="float64", check: bool = True,
+                  progress=None) -> NTKResult:
+    """The exact empirical NTK K(x1, x2) (x2 None, or the same samples as x1: K(x1, x1),
+    symmetric, its upper blocks formed and mirrored) of any model form that `as_model` accepts.
+    outputs="trace" sums over the k outputs (N1 × N2); "full" keeps them (N1·k × N2·k, index
+    sample·k + output). Memory is checked before anything is allocated; progress(done, total) is
+    called after each block (a cancel raised there stops between blocks)."""
     if outputs not in OUTPUTS:
         raise EngineError(f"unknown outputs {outputs!r}; choose one of: {', '.join(OUTPUTS)}")
     if block is not None and block < 1:
@@ -402,9 +405,10 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
     dtype = jnp.dtype(dtype)
     item = dtype.itemsize
     model = as_model(model).astype(dtype)
+    symmetric = x2 is None or x2 is x1
     x1 = _check_data(x1, "x1")
-    symmetric = x2 is None
     x2 = x1 if symmetric else _check_data(x2, "x2")
+    symmetric = symmetric or (x2.shape == x1.shape and np.array_equal(x1, x2))
     if x2.shape[1:] != x1.shape[1:]:
         raise EngineError(f"x1 and x2 must hold samples of one shape, got {x1.shape[1:]} and "
                           f"{x2.shape[1:]}")
@@ -424,7 +428,7 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
         plan = ntk.choose_plan(model.spec, n1, dtype)  # refuses before allocating, with a chunk hint
         need = ntk.memory_estimate(model.spec, plan, dtype)
         start = time.perf_counter()
-        K = np.asarray(ntk.layerwise_ntk(model.spec, model.params, x1))
+        K = np.asarray(ntk.layerwise_ntk(model.spec, model.params, x1, progress=progress))
         total = time.perf_counter() - start
         return NTKResult(K, impl, why, outputs, (n1, n2), k, dtype.name, None, need, costs, 0.0, total)
 
@@ -438,7 +442,7 @@ def empirical_ntk(model, x1, x2=None, *, implementation: str = "auto", outputs: 
     _refuse_unless_fits(what + f" with block {b}", need, sizes(b), available, b, sizes)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    K = run()
+    K = run(progress)
     return NTKResult(K, impl, why, outputs, (n1, n2), k, dtype.name, b, need, costs, compile_s,
                      time.perf_counter() - start)
 
@@ -511,7 +515,7 @@ def _compiled(model: Model, impl: str, x1, x2, b: int, full: bool):
             lambda p, s, x, J: _push(model, p, s, x, J, full)).lower(p, s, x1, J).compile())
         xla = max(_xla_bytes(jac), _xla_bytes(push))
 
-    def run():
+    def run(progress=None):
         N1, N2 = len(blocks1) * b, len(blocks2) * b
         K = np.empty((N1, k, N2, k) if full else (N1, N2), np.dtype(dtype.name))
 
@@ -522,6 +526,10 @@ def _compiled(model: Model, impl: str, x1, x2, b: int, full: bool):
                 K[i * b:(i + 1) * b, j * b:(j + 1) * b] = blk
 
         if impl == "contraction":
+            t1 = len(blocks1)
+            pairs = tiles.upper(t1) if symmetric else [(i, j) for i in range(t1)
+                                                        for j in range(len(blocks2))]
+            tick = tiles.Ticker(len(pairs), progress)
             for i, xr in enumerate(blocks1):
                 Jr = jac(p, s, xr)
                 for j, xc in enumerate(blocks2):
@@ -531,11 +539,14 @@ def _compiled(model: Model, impl: str, x1, x2, b: int, full: bool):
                     put(i, j, blk)
                     if symmetric and j > i:
                         put(j, i, np.transpose(blk, (2, 3, 0, 1)) if full else blk.T)
+                    tick.finished()
             K = K[:n1, :, :n2] if full else K[:n1, :n2]
         else:  # the Jacobian rows of a column block pushed forward through all of x1
             K = K[:n1] if full else K[:n1]
+            tick = tiles.Ticker(len(blocks2), progress)
             for j, xc in enumerate(blocks2):
                 blk = np.asarray(push(p, s, x1, jac(p, s, xc)))
+                tick.finished()
                 if full:
                     K[:, :, j * b:(j + 1) * b, :] = blk
                 else:

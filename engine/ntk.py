@@ -7,8 +7,12 @@ Layer-wise, never materialising the Jacobian: with Δ_l = ∂f/∂h_l and A_{l�
 A hidden layer wider than the chunk is *streamed*: its neurons are visited in chunks, each chunk's
 pre-activations recomputed from the stored input, so its N × n_l activations never exist at once.
 Both of its kernel terms (its own, through Δ_l, and the next layer's, through A_l) are accumulated
-chunk by chunk, and the chunks are spread over every local device with `shard_map`; the partial
-kernels are summed at the end. Memory is O(N² + N·chunk) per wide layer, whatever its width.
+chunk by chunk, and the chunks are spread over every local device with `shard_map` (one chunk per
+device at a time, the products summed). Memory is O(N² + N·chunk) per wide layer, whatever its width.
+
+K is symmetric, so it is computed by tiles of rows × columns and only the tiles on or above the
+diagonal are formed (engine/tiles.py), each one call of a compiled program: progress is reported,
+and a cancel takes effect, between tiles (docs/engine.md#tiled-kernels).
 
 Output width k > 1 is handled with the usual trace over outputs: K = Σ_k K_k.
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from engine import backend, distributed
@@ -35,13 +39,12 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 from jax.sharding import Mesh, PartitionSpec as P  # noqa: E402
 
-from engine import compiled, mlp  # noqa: E402
+from engine import compiled, mlp, tiles  # noqa: E402
 from engine.mlp import MLPSpec  # noqa: E402
 
 _HI = lax.Precision.HIGHEST  # float32 on GPUs would otherwise use TF32 and break the round-off floor
 _AXIS = "chunks"
-# Row blocks bound the temporaries of the N × N accumulation inside a streamed layer.
-_ROW_BLOCK_BYTES = 64 * 1024**2
+_INDEX = jnp.asarray(0).dtype  # the default integer (int64 with float64 on): a step's tile or group
 # Layers up to this width are stored whole; wider ones stream (halved until the memory fits).
 DEFAULT_CHUNK = 8192
 MIN_CHUNK = 64
@@ -65,23 +68,40 @@ class Plan:
     streamed: tuple[bool, ...]  # per weight layer 1..L; the output layer never streams
     chunk: int
     devices: int
-    row_block: int
+    tile: int  # rows and columns of one kernel tile (engine/tiles.py)
 
     @property
     def streamed_layers(self) -> list[int]:
         return [l for l, s in enumerate(self.streamed, start=1) if s]
 
+    @property
+    def tiles(self) -> int:
+        """Tiles along one side of the kernel."""
+        return tiles.count(self.samples, self.tile)
 
-def make_plan(spec: MLPSpec, samples: int, chunk: int, devices: int, dtype) -> Plan:
+    @property
+    def padded(self) -> int:
+        """Rows once padded to whole tiles (fewer than `tiles` extra rows, sliced off)."""
+        return self.tiles * self.tile
+
+    @property
+    def fused(self) -> bool:
+        """One tile and no streamed layer: the whole kernel is one compiled program."""
+        return self.tiles == 1 and not any(self.streamed)
+
+
+def make_plan(spec: MLPSpec, samples: int, chunk: int, devices: int, dtype,
+              tile: int | None = None) -> Plan:
     """Stream every hidden layer wider than `chunk` whose input layer is stored (a streamed layer
-    needs its neighbours stored; of two adjacent wide layers the second is stored)."""
+    needs its neighbours stored; of two adjacent wide layers the second is stored). Tiles of the
+    platform's size (tiles.tile_size) unless `tile` is given."""
     streamed = []
     for l in range(1, spec.depth + 1):
         wide = l < spec.depth and spec.widths[l] > chunk
         streamed.append(wide and not (streamed and streamed[-1]))
-    itemsize = jnp.dtype(dtype).itemsize
-    blocks = max(1, math.ceil(samples * samples * itemsize / _ROW_BLOCK_BYTES))
-    return Plan(samples, tuple(streamed), int(chunk), int(devices), math.ceil(samples / blocks))
+    if tile is None:
+        tile = tiles.tile_size(samples, jax.default_backend())
+    return Plan(samples, tuple(streamed), int(chunk), int(devices), max(1, min(int(tile), samples)))
 
 
 def _chunking(width: int, chunk: int, devices: int) -> tuple[int, int]:
@@ -93,29 +113,40 @@ def _chunking(width: int, chunk: int, devices: int) -> tuple[int, int]:
 
 def memory_estimate(spec: MLPSpec, plan: Plan, dtype) -> int:
     """Bytes the layer-wise kernel needs at its peak, from the sizes alone (used to choose a chunk
-    before compiling; `empirical_kernel` then checks XLA's own figure for the compiled program)."""
-    n, N, k = spec.widths, plan.samples, spec.outputs
+    before compiling; `empirical_kernel` then checks XLA's own figures for the compiled programs).
+
+    The kernel is held as its upper tiles U ≈ N²/2 + N·T/2 while it is computed; a streamed layer
+    adds its two N × N factors as upper tiles (2U) and one chunk's activations and signals for
+    every row; at the end the tiles are assembled into the N × N matrix; the eigensolver then
+    works on a float64 copy."""
+    n, N, k = spec.widths, plan.padded, spec.outputs
+    T, t = plan.tile, plan.tiles
     item = jnp.dtype(dtype).itemsize
     total = spec.parameter_count * item + N * n[0] * item
     # Drawing a layer's weights (mlp.init) holds its random bits, the float64 draw and its scaled
     # copy at once: three float64 copies of the largest layer on top of the stored parameters.
     total += 3 * 8 * max(n[l] * n[l - 1] for l in range(1, len(n)))
     stored = [l for l in range(1, spec.depth) if not plan.streamed[l - 1]]
-    total += sum(3 * N * n[l] for l in stored) * item  # h, φ(h), Δ
-    square = N * N * item
-    per_device = 3 * square  # the kernel, Δ_{l+1}Δ_{l+1}ᵀ and c·A_{l−1}A_{l−1}ᵀ + c_b
+    total += sum((2 + k) * N * n[l] for l in stored) * item  # A_l and Δ_l of every row, h_l of a tile
+    upper = tiles.upper_count(t) * T * T * item
+    per_device = upper + 2 * T * T * item  # the kernel's tiles and one tile's products
     for l in plan.streamed_layers:
         _, c = _chunking(n[l], plan.chunk, plan.devices)
-        buffers = (5 + 2 * k) * N * c + N * k * (n[l + 1] + n[l - 1]) + 2 * plan.row_block * N
-        per_device = max(per_device, 3 * square + buffers * item)
+        # the layer's factors (2U), one chunk of a and Δ for every row, a tile's temporaries and
+        # the chunk's weights
+        buffers = (1 + k) * N * c + (4 + 2 * k) * T * c + c * (n[l + 1] + n[l - 1])
+        per_device = max(per_device, 3 * upper + (buffers + 2 * T * T) * item)
     on_host = jax.default_backend() == "cpu"  # simulated CPU devices share the host's memory
     total += distributed.local_devices(plan.devices) * per_device if on_host else per_device
-    eigen = square + N * N * 8  # the kernel and the float64 copy the eigensolver works on
-    return int(max(total, eigen))
+    square = plan.samples * plan.samples * item
+    assembled = (spec.parameter_count * item
+                 + (distributed.local_devices(plan.devices) if on_host else 1) * upper + square)
+    eigen = square + plan.samples * plan.samples * 8  # the float64 copy the eigensolver works on
+    return int(max(total, assembled, eigen))
 
 
 def choose_plan(spec: MLPSpec, samples: int, dtype, chunk: int | None = None,
-                devices: int | None = None) -> Plan:
+                devices: int | None = None, tile: int | None = None) -> Plan:
     """A plan that fits in memory: the given chunk, or the largest default-sized one that fits.
     Refuses before any allocation, naming the estimate and a chunk that would fit."""
     spec.act.require_derivative()
@@ -124,35 +155,46 @@ def choose_plan(spec: MLPSpec, samples: int, dtype, chunk: int | None = None,
         raise EngineError(f"devices must be between 1 and {len(jax.devices())}, got {devices}")
     if chunk is not None and chunk < 1:
         raise EngineError(f"chunk must be positive, got {chunk}")
+    if tile is not None and tile < 1:
+        raise EngineError(f"tile must be positive, got {tile}")
     what = f"the empirical NTK of {samples} samples through widths {list(spec.widths)}"
     available = backend.available_bytes()
     if chunk is not None:
-        plan = make_plan(spec, samples, chunk, n_dev, dtype)
+        plan = make_plan(spec, samples, chunk, n_dev, dtype, tile)
         need = memory_estimate(spec, plan, dtype)
         if need > available:
-            fit = _largest_fitting_chunk(spec, samples, n_dev, dtype, available)
+            fit = _largest_fitting_chunk(spec, samples, n_dev, dtype, available, tile)
             hint = f"; --chunk {fit} would fit" if fit else "; no chunk size fits: use fewer samples"
             raise InsufficientMemory(what + f" with chunk {chunk}", need, available, hint)
         return plan
-    fit = _largest_fitting_chunk(spec, samples, n_dev, dtype, available)
+    fit = _largest_fitting_chunk(spec, samples, n_dev, dtype, available, tile)
     if fit is None:
-        plan = make_plan(spec, samples, MIN_CHUNK, n_dev, dtype)
+        plan = make_plan(spec, samples, MIN_CHUNK, n_dev, dtype, tile)
         raise InsufficientMemory(what + f" even with chunk {MIN_CHUNK}",
                                  memory_estimate(spec, plan, dtype), available,
                                  "; use fewer samples or float32")
-    return make_plan(spec, samples, fit, n_dev, dtype)
+    return make_plan(spec, samples, fit, n_dev, dtype, tile)
 
 
-def _largest_fitting_chunk(spec, samples, n_dev, dtype, available):
+def _largest_fitting_chunk(spec, samples, n_dev, dtype, available, tile=None):
     c = DEFAULT_CHUNK
     while c >= MIN_CHUNK:
-        if memory_estimate(spec, make_plan(spec, samples, c, n_dev, dtype), dtype) <= available:
+        if memory_estimate(spec, make_plan(spec, samples, c, n_dev, dtype, tile), dtype) <= available:
             return c
         c //= 2
     return None
 
 
-# --- the layer-wise kernel ------------------------------------------------------------------
+# --- the layer-wise kernel: passes, tiles, chunks ---------------------------------------------
+#
+# The kernel is computed by the host as a sequence of compiled steps (docs/engine.md#tiled-kernels):
+#   1. the forward and backward passes of each tile's rows (the stored A_l and Δ_l);
+#   2. each upper tile (i, j) of the terms of stored layers, Σ_l (Δ_l Δ_lᵀ) ⊙ (c_l·A A ᵀ + c_b);
+#   3. per streamed layer m: its factors G = Δ_{m+1}Δ_{m+1}ᵀ and M = c_m·A_{m−1}A_{m−1}ᵀ + c_b per
+#      upper tile; then per group of width chunks (one chunk per device), the chunk's a = φ(h_m)
+#      and Δ_m for each tile's rows, and each upper tile's G ⊙ c·a_i a_jᵀ + Δ_i Δ_jᵀ ⊙ M;
+#   4. the upper tiles mirrored into the N × N matrix.
+# Every step is one call, so progress is reported and a cancel takes effect between tiles.
 
 def _act_fns(spec: MLPSpec):
     act, s = spec.act, spec.scale
@@ -160,7 +202,8 @@ def _act_fns(spec: MLPSpec):
 
 
 def _chunk_slicer(plan: Plan, m: int, params):
-    """(chunks per device, chunk(i) ↦ (W_m rows, b_m, mask, W_{m+1} columns)) for layer m.
+    """(chunk groups, chunk(i) ↦ (W_m rows, b_m, mask, W_{m+1} columns)) for layer m; group g
+    holds chunks g·devices … g·devices + devices − 1, one per device.
 
     Chunks are dynamic slices of the unpadded weights (no copies). The last chunk is shifted back
     to end at the layer's edge and its mask drops the neurons an earlier chunk already covered;
@@ -183,18 +226,21 @@ def _chunk_slicer(plan: Plan, m: int, params):
     return q // plan.devices, chunk
 
 
+def _mesh(plan: Plan) -> Mesh:
+    return Mesh(np.array(jax.devices()[: plan.devices]), (_AXIS,))
+
+
 def _over_devices(plan: Plan, local, *args):
     """Run local(device_index, *args) on every device (arguments replicated) and sum the results.
     One device runs it directly, so its carries can reuse the input buffers in place."""
     if plan.devices == 1:
         return local(0, *args)
-    mesh = Mesh(np.array(jax.devices()[: plan.devices]), (_AXIS,))
 
     def body(*a):
         out = local(lax.axis_index(_AXIS), *a)
         return jax.tree.map(lambda t: lax.psum(t, _AXIS), out)
 
-    return jax.shard_map(body, mesh=mesh, in_specs=(P(),) * len(args), out_specs=P())(*args)
+    return jax.shard_map(body, mesh=_mesh(plan), in_specs=(P(),) * len(args), out_specs=P())(*args)
 
 
 def _first_device_only(plan: Plan, device, a):
@@ -204,92 +250,68 @@ def _first_device_only(plan: Plan, device, a):
     return jnp.where(device == 0, a, jnp.zeros_like(a))  # varying across devices, as a carry must be
 
 
-def _rows(a, start, size):
-    return lax.dynamic_slice_in_dim(a, start, size, axis=0)
-
-
-def _add_by_rows(block: int, K, term):
-    """K + term, one block of rows at a time, in place: term(start, size) gives those rows.
-    A loop (not an unrolled sequence) so that XLA reuses one block's temporaries for the next."""
-    N = K.shape[0]
-    full, rest = divmod(N, block)
-
-    def body(i, K):
-        r = i * block
-        return lax.dynamic_update_slice_in_dim(K, _rows(K, r, block) + term(r, block), r, axis=0)
-
-    K = lax.fori_loop(0, full, body, K)
-    if rest:
-        r = full * block
-        K = lax.dynamic_update_slice_in_dim(K, _rows(K, r, rest) + term(r, rest), r, axis=0)
-    return K
+def _chunk_pre(spec, m, chunk, i, a_prev, delta_next):
+    """One chunk of layer m on a block of rows: h_m, and ∂f/∂a_m = Δ_{m+1} c_w W_{m+1}[:, chunk]."""
+    cw, cb = spec.forward_factors(m)
+    cwn, _ = spec.forward_factors(m + 1)
+    w, b, msk, wn = chunk(i)
+    h = cw * _mm(a_prev, w.T) + cb * b
+    up = None if delta_next is None else jnp.einsum("ikn,nc->ikc", delta_next, cwn * wn,
+                                                    precision=_HI)
+    return h, msk, w, wn, up
 
 
 def _stream_forward(spec, plan, m, params, a_prev):
     """h_{m+1} (without its bias) = c_w Σ_chunks φ(h_m[:, chunk]) W_{m+1}[:, chunk]ᵀ."""
     phi, _ = _act_fns(spec)
-    cw, cb = spec.forward_factors(m)
     cwn, _ = spec.forward_factors(m + 1)
-    per_device, chunk = _chunk_slicer(plan, m, params)
+    groups, chunk = _chunk_slicer(plan, m, params)
     n_next = params[m]["W"].shape[0]
 
     def local(device, a_prev):
-        def step(acc, j):
-            w, b, msk, wn = chunk(device * per_device + j)
-            a = phi(cw * _mm(a_prev, w.T) + cb * b) * msk
-            return acc + cwn * _mm(a, wn.T), None
+        def step(acc, g):
+            h, msk, _, wn, _ = _chunk_pre(spec, m, chunk, g * plan.devices + device, a_prev, None)
+            return acc + cwn * _mm(phi(h) * msk, wn.T), None
 
         acc0 = _first_device_only(plan, device, jnp.zeros((a_prev.shape[0], n_next), a_prev.dtype))
-        return lax.scan(step, acc0, jnp.arange(per_device))[0]
+        return lax.scan(step, acc0, jnp.arange(groups))[0]
 
     return _over_devices(plan, local, a_prev)
 
 
-def _stream_backward(spec, plan, m, params, K, a_prev, delta_next, g_next, m_prev, need_back):
-    """K plus both kernel terms that run through streamed layer m, chunk by chunk:
-    Δ_{m+1}Δ_{m+1}ᵀ ⊙ c_{m+1}·A_m A_mᵀ  +  Δ_m Δ_mᵀ ⊙ (c_m·A_{m−1}A_{m−1}ᵀ + c_b),
-    and Δ_m W_m (the signal back-propagated into layer m−1) when layer m−1 is hidden."""
-    phi, dphi = _act_fns(spec)
-    cw, cb = spec.forward_factors(m)
-    cwn, _ = spec.forward_factors(m + 1)
-    c_next = cwn * cwn
-    N, k = a_prev.shape[0], delta_next.shape[1]
-    per_device, chunk = _chunk_slicer(plan, m, params)
+def _stream_back(spec, plan, m, params, a_prev, delta_next):
+    """Δ_m c_w W_m summed over the chunks of streamed layer m: the signal into layer m − 1."""
+    _, dphi = _act_fns(spec)
+    cw, _ = spec.forward_factors(m)
+    groups, chunk = _chunk_slicer(plan, m, params)
+    N, k = delta_next.shape[:2]
 
-    def local(device, K, a_prev, delta_next, g_next, m_prev):
-        def step(carry, j):
-            K, back = carry
-            w, b, msk, wn = chunk(device * per_device + j)
-            h = cw * _mm(a_prev, w.T) + cb * b
-            a = phi(h) * msk
-            d = jnp.einsum("ikn,nc->ikc", delta_next, cwn * wn, precision=_HI)
-            d = d * (dphi(h) * msk)[:, None, :]
-            d2 = d.reshape(N, -1)
-            K = _add_by_rows(plan.row_block, K, lambda r, n: (
-                _rows(g_next, r, n) * (c_next * _mm(_rows(a, r, n), a.T))
-                + _mm(_rows(d2, r, n), d2.T) * _rows(m_prev, r, n)))
-            if need_back:
-                back = back + jnp.einsum("ikc,cp->ikp", d, cw * w, precision=_HI)
-            return (K, back), None
+    def local(device, a_prev, delta_next):
+        def step(back, g):
+            h, msk, w, _, up = _chunk_pre(spec, m, chunk, g * plan.devices + device, a_prev,
+                                          delta_next)
+            d = up * (dphi(h) * msk)[:, None, :]
+            return back + jnp.einsum("ikc,cp->ikp", d, cw * w, precision=_HI), None
 
-        back0 = jnp.zeros((N, k, a_prev.shape[1]) if need_back else (), a_prev.dtype)
-        carry0 = (_first_device_only(plan, device, K), _first_device_only(plan, device, back0))
-        return lax.scan(step, carry0, jnp.arange(per_device))[0]
+        back0 = _first_device_only(plan, device, jnp.zeros((N, k, a_prev.shape[1]), a_prev.dtype))
+        return lax.scan(step, back0, jnp.arange(groups))[0]
 
-    return _over_devices(plan, local, K, a_prev, delta_next, g_next, m_prev)
+    return _over_devices(plan, local, a_prev, delta_next)
 
 
-def _layerwise(spec: MLPSpec, plan: Plan, params, x):
+def _passes(spec: MLPSpec, plan: Plan, params, x):
+    """Forward and backward passes of a block of rows: ({j: A_j} for the stored layers j < L,
+    A_0 = x; {l: Δ_l} (rows × k × n_l) for the stored layers l ≤ L), what every tile is made of.
+    A streamed layer's activations are summed over its chunks and never stored."""
     L = spec.depth
     phi, dphi = _act_fns(spec)
-    # Forward: pre-activations H[l] and activations A[l] of stored layers (A[0] = x).
     H, A = {}, {0: x}
     for l in range(1, L + 1):
         if plan.streamed[l - 1]:
             continue
         if l >= 2 and plan.streamed[l - 2]:
             h = _stream_forward(spec, plan, l - 1, params, A[l - 2])
-            cw, cb = spec.forward_factors(l)
+            _, cb = spec.forward_factors(l)
             if "b" in params[l - 1]:
                 h = h + cb * params[l - 1]["b"]
         else:
@@ -298,80 +320,314 @@ def _layerwise(spec: MLPSpec, plan: Plan, params, x):
         if l < L:
             A[l] = phi(h)
 
-    # Backward, accumulating K term by term from the output layer down.
     N, k = x.shape[0], spec.outputs
     delta = jnp.broadcast_to(jnp.eye(k, dtype=x.dtype), (N, k, k))  # Δ_L = ∂f/∂h_L
-    K = jnp.zeros((N, N), x.dtype)
+    D = {}
     l = L
     while l >= 1:
-        g = _gram(delta)
-        c_l, cb_l = spec.ntk_factors(l)
+        D[l] = delta
         if l >= 2 and plan.streamed[l - 2]:
             m = l - 1
-            c_m, cb_m = spec.ntk_factors(m)
-            if cb_l:
-                K = K + cb_l * g
-            m_prev = c_m * _gram(A[m - 1]) + cb_m
-            K, back = _stream_backward(spec, plan, m, params, K, A[m - 1], delta, g, m_prev,
-                                       need_back=m >= 2)
             if m < 2:
                 break
-            delta = back * dphi(H[m - 1])[:, None, :]
+            delta = _stream_back(spec, plan, m, params, A[m - 1], delta) * dphi(H[m - 1])[:, None, :]
             l = m - 1
             continue
-        K = K + g * (c_l * _gram(A[l - 1]) + cb_l)
         if l >= 2:
             cw, _ = spec.forward_factors(l)
             delta = jnp.einsum("ikn,np->ikp", delta, cw * params[l - 1]["W"], precision=_HI)
             delta = delta * dphi(H[l - 1])[:, None, :]
         l -= 1
+    return A, D
+
+
+def _block_passes(spec: MLPSpec, plan: Plan, params, x, i):
+    """`_passes` of the i-th tile's rows of x (padded to whole tiles)."""
+    return _passes(spec, plan, params, lax.dynamic_slice_in_dim(x, i * plan.tile, plan.tile))
+
+
+def _cross(a, b=None):
+    """a bᵀ for two blocks of rows, flattening every axis but the first; b None: a aᵀ from three
+    of its four half-blocks (a₀a₀ᵀ, a₀a₁ᵀ, a₁a₁ᵀ), the fourth mirrored, so a diagonal tile costs
+    three quarters of a product rather than all of it."""
+    a = a.reshape(a.shape[0], -1)
+    if b is not None:
+        return _mm(a, b.reshape(b.shape[0], -1).T)
+    h = a.shape[0] // 2
+    if h == 0:
+        return _mm(a, a.T)
+    a0, a1 = a[:h], a[h:]
+    p01 = _mm(a0, a1.T)
+    return jnp.block([[_mm(a0, a0.T), p01], [p01.T, _mm(a1, a1.T)]])
+
+
+def _stored_tile(spec: MLPSpec, plan: Plan, fi, fj=None):
+    """Tile (i, j) of the terms that need no streamed activations, from the two blocks' passes
+    (fj None: the diagonal tile (i, i)): Σ_l (Δ_l Δ_lᵀ) ⊙ (c_l·A_{l−1}A_{l−1}ᵀ + c_b) over stored
+    l with a stored input, and the bias term c_b·Δ_l Δ_lᵀ of a layer fed by a streamed one (its
+    weight term comes with the chunks)."""
+    A, D = fi[0], fi[1]
+    Aj, Dj = (A, D) if fj is None else fj
+    K = jnp.zeros((A[0].shape[0], Aj[0].shape[0]), A[0].dtype)
+    for l in range(spec.depth, 0, -1):
+        if plan.streamed[l - 1]:
+            continue
+        c_l, cb_l = spec.ntk_factors(l)
+        g = _cross(D[l], None if fj is None else Dj[l])
+        if l >= 2 and plan.streamed[l - 2]:
+            if not cb_l:
+                continue
+            term = cb_l * g
+        else:
+            term = g * (c_l * _cross(A[l - 1], None if fj is None else Aj[l - 1]) + cb_l)
+        K = K + term
     return K
 
 
-def layerwise_ntk(spec: MLPSpec, params, x, *, chunk: int | None = None, devices: int | None = None):
-    """The empirical NTK matrix (N × N) by the layer-wise formula; see the module docstring."""
+def _factor_tile(spec: MLPSpec, m: int, fi, fj=None):
+    """Tile (i, j) of streamed layer m's factors (fj None: diagonal):
+    G = Δ_{m+1}Δ_{m+1}ᵀ, M = c_m·A_{m−1}A_{m−1}ᵀ + c_b."""
+    c_m, cb_m = spec.ntk_factors(m)
+    G = _cross(fi[1][m + 1], None if fj is None else fj[1][m + 1])
+    return G, c_m * _cross(fi[0][m - 1], None if fj is None else fj[0][m - 1]) + cb_m
+
+
+def _chunk_features(spec: MLPSpec, plan: Plan, m: int, params, a_prev, delta_next, group):
+    """For a block of rows and each device's chunk of group `group`: a = φ(h_m[:, chunk]) and
+    Δ_m[:, :, chunk] flattened to rows × k·c, stacked over devices (devices × rows × …)."""
+    phi, dphi = _act_fns(spec)
+    _, chunk = _chunk_slicer(plan, m, params)
+
+    def local(device, a_prev, delta_next, group):
+        h, msk, _, _, up = _chunk_pre(spec, m, chunk, group * plan.devices + device, a_prev,
+                                      delta_next)
+        d = up * (dphi(h) * msk)[:, None, :]
+        return (phi(h) * msk)[None], d.reshape(d.shape[0], -1)[None]
+
+    if plan.devices == 1:
+        return local(0, a_prev, delta_next, group)
+    return jax.shard_map(lambda *a: local(lax.axis_index(_AXIS), *a), mesh=_mesh(plan),
+                         in_specs=(P(),) * 3, out_specs=(P(_AXIS), P(_AXIS)))(
+        a_prev, delta_next, group)
+
+
+def _chunk_tile(spec: MLPSpec, plan: Plan, m: int, K, G, M, ai, di, aj=None, dj=None):
+    """Tile (i, j) of the kernel plus one chunk group's share of streamed layer m's two terms:
+    G ⊙ c_{m+1}·a_i a_jᵀ + Δ_i Δ_jᵀ ⊙ M, the products summed over the devices' chunks
+    (aj, dj None: the diagonal tile (i, i))."""
+    c_next, _ = spec.ntk_factors(m + 1)
+    blocks = (ai, di) if aj is None else (ai, di, aj, dj)
+
+    def products(*b):
+        if len(b) == 2:
+            return _cross(b[0][0]), _cross(b[1][0])
+        return _cross(b[0][0], b[2][0]), _cross(b[1][0], b[3][0])
+
+    if plan.devices == 1:
+        X, Y = products(*blocks)
+    else:
+        X, Y = jax.shard_map(
+            lambda *a: jax.tree.map(lambda t: lax.psum(t, _AXIS), products(*a)), mesh=_mesh(plan),
+            in_specs=(P(_AXIS),) * len(blocks), out_specs=(P(), P()))(*blocks)
+    return K + G * (c_next * X) + Y * M
+
+
+def _whole(spec: MLPSpec, plan: Plan, params, x):
+    """The kernel of a one-tile plan without streamed layers, in one program."""
+    K = _stored_tile(spec, plan, _passes(spec, plan, params, x))
+    return (K + K.T) * 0.5
+
+
+@dataclass
+class _Programs:
+    """The compiled steps of one (network, plan, shapes); `run` computes the kernel. Tile programs
+    come in pairs: [0] for a tile off the diagonal (two blocks), [1] for a diagonal one."""
+
+    plan: Plan
+    whole: object = None
+    passes: object = None
+    stored: tuple = ()
+    factors: dict = field(default_factory=dict)  # per streamed layer
+    features: dict = field(default_factory=dict)
+    chunk_tile: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)  # chunk groups per streamed layer
+    assemble: object = None
+    replicated: object = None  # the sharding of every argument with several devices
+
+    def all(self) -> list:
+        out = [self.whole, self.passes, *self.stored, self.assemble, *self.features.values()]
+        for d in (self.factors, self.chunk_tile):
+            for pair in d.values():
+                out += list(pair)
+        return [p for p in out if p is not None]
+
+    @property
+    def steps(self) -> int:
+        """Steps `run` reports: one per block of passes, per tile, per chunk group's blocks and
+        tiles, and the assembly."""
+        if self.plan.fused:
+            return 1
+        t, u = self.plan.tiles, tiles.upper_count(self.plan.tiles)
+        return t + u + sum(u + g * (t + u) for g in self.groups.values()) + 1
+
+    def _put(self, a):
+        return a if self.replicated is None else jax.device_put(a, self.replicated)
+
+    def _index(self, i: int):
+        # a host value when the mesh may span processes (a local device array would be refused)
+        return jnp.asarray(i, _INDEX) if self.replicated is None else self._put(np.asarray(i, _INDEX))
+
+    def run(self, params, x, progress=None):
+        plan = self.plan
+        params, x = self._put(params), self._put(x)
+        tick = tiles.Ticker(self.steps, progress)
+        if plan.fused:
+            K = self.whole(params, x)
+            tick.step(K)
+            tick.finish()
+            return K
+        t, N = plan.tiles, plan.samples
+        if plan.padded > N:  # whole tiles; the extra rows are sliced off at the end
+            x = self._put(jnp.pad(x, ((0, plan.padded - N), (0, 0))))
+        pairs = tiles.upper(t)
+
+        def tile(prog, i, j, *args):
+            """prog[diagonal] on tile (i, j) from the blocks' arguments args(i) (+ args(j))."""
+            return prog[1](*args[0], *args[1](i)) if i == j else \
+                prog[0](*args[0], *args[1](i), *args[1](j))
+
+        feats = []
+        for i in range(t):
+            feats.append(self.passes(params, x, self._index(i)))
+            tick.step(feats[-1])
+        K = {}
+        for i, j in pairs:
+            K[i, j] = tile(self.stored, i, j, (), lambda b: (feats[b],))
+            tick.step(K[i, j])
+        for m, groups in self.groups.items():
+            factors = {}
+            for i, j in pairs:
+                factors[i, j] = tile(self.factors[m], i, j, (), lambda b: (feats[b],))
+                tick.step(factors[i, j])
+            for g in range(groups):
+                group, chunk = self._index(g), []
+                for i in range(t):
+                    chunk.append(self.features[m](params, feats[i][0][m - 1], feats[i][1][m + 1],
+                                                  group))
+                    tick.step(chunk[-1])
+                for i, j in pairs:
+                    K[i, j] = tile(self.chunk_tile[m], i, j, (K[i, j], *factors[i, j]),
+                                   lambda b: chunk[b])
+                    tick.step(K[i, j])
+            factors = chunk = None  # freed before the next layer's (and the assembly's) memory
+        del feats
+        parts = tuple(K.pop(ij) for ij in pairs)
+        if plan.devices > 1:  # replicated: assemble device 0's copies on device 0 alone
+            parts = tuple(p.addressable_shards[0].data for p in parts)
+        out = self.assemble(parts)
+        tick.step(out)
+        tick.finish()
+        return out
+
+
+def _sds(a, sharding=None):
+    return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding)
+
+
+def _programs(spec: MLPSpec, plan: Plan, params, x) -> _Programs:
+    """Every step of the layer-wise kernel compiled ahead of time for the shapes of params and x
+    (arrays or ShapeDtypeStructs), from the engine's cache: a study that revisits a network, or a
+    test suite, does not lower and compile them again."""
+    return compiled.cached(("ntk.layerwise", spec, plan, compiled.signature((params, x))),
+                           lambda: _build_programs(spec, plan, params, x))
+
+
+def _both(fn, off: tuple, diagonal: tuple):
+    """fn compiled for a tile off the diagonal (arguments `off`) and a diagonal one."""
+    return (jax.jit(fn).lower(*off).compile(), jax.jit(fn).lower(*diagonal).compile())
+
+
+def _build_programs(spec: MLPSpec, plan: Plan, params, x) -> _Programs:
+    rep = split = None
+    if plan.devices > 1:
+        from jax.sharding import NamedSharding
+
+        rep = NamedSharding(_mesh(plan), P())
+        split = NamedSharding(_mesh(plan), P(_AXIS))
+    shape = lambda tree, s=rep: jax.tree.map(lambda a: _sds(a, s), tree)  # noqa: E731
+    params, x = shape(params), shape(x)
+    progs = _Programs(plan, replicated=rep)
+    if plan.fused:
+        progs.whole = jax.jit(partial(_whole, spec, plan)).lower(params, x).compile()
+        return progs
+    T = plan.tile
+    xp = _sds(jax.ShapeDtypeStruct((plan.padded, x.shape[1]), x.dtype), rep)
+    index = _sds(jax.ShapeDtypeStruct((), _INDEX), rep)
+    passes = partial(_block_passes, spec, plan)
+    progs.passes = jax.jit(passes).lower(params, xp, index).compile()
+    f = shape(jax.eval_shape(passes, params, xp, index))
+    progs.stored = _both(partial(_stored_tile, spec, plan), (f, f), (f,))
+    tile = _sds(jax.ShapeDtypeStruct((T, T), x.dtype), rep)
+    for m in plan.streamed_layers:
+        progs.groups[m] = _chunk_slicer(plan, m, params)[0]
+        progs.factors[m] = _both(partial(_factor_tile, spec, m), (f, f), (f,))
+        feat = partial(_chunk_features, spec, plan, m)
+        args = (params, f[0][m - 1], f[1][m + 1], index)
+        progs.features[m] = jax.jit(feat).lower(*args).compile()
+        a, d = (_sds(s, split) for s in jax.eval_shape(feat, *args))
+        progs.chunk_tile[m] = _both(partial(_chunk_tile, spec, plan, m),
+                                    (tile, tile, tile, a, d, a, d), (tile, tile, tile, a, d))
+    single = jax.ShapeDtypeStruct((T, T), x.dtype)
+    progs.assemble = tiles.assemble.lower((single,) * tiles.upper_count(plan.tiles),
+                                          n=plan.samples).compile()
+    return progs
+
+
+def layerwise_ntk(spec: MLPSpec, params, x, *, chunk: int | None = None,
+                  devices: int | None = None, tile: int | None = None, progress=None):
+    """The empirical NTK matrix (N × N) by the layer-wise formula; see the module docstring.
+    `tile` overrides the platform's tile size; progress(done, total) is called after each step."""
     x = jnp.asarray(x)
-    plan = choose_plan(spec, x.shape[0], x.dtype, chunk, devices)
-    return _compiled(spec, plan, params, x)(params, x)
-
-
-def _program(spec: MLPSpec, plan: Plan):
-    """The layer-wise kernel of this network and plan as a jitted function of (params, x)."""
-    return jax.jit(partial(_layerwise, spec, plan))
-
-
-def _compiled(spec: MLPSpec, plan: Plan, params, x):
-    """`_program` compiled ahead of time for the shapes of params and x (arrays or
-    ShapeDtypeStructs), from the engine's cache: a study that revisits a network, or a test
-    suite, does not lower and compile it again."""
-    return compiled.program(("ntk.layerwise", spec, plan), _program(spec, plan), params, x)
+    plan = choose_plan(spec, x.shape[0], x.dtype, chunk, devices, tile)
+    return _programs(spec, plan, params, x).run(params, x, progress)
 
 
 # --- the autodiff reference -----------------------------------------------------------------
 
-def autodiff_ntk(f, params, x, *, block: int | None = None) -> np.ndarray:
+def autodiff_ntk(f, params, x, *, block: int | None = None, progress=None) -> np.ndarray:
     """K = Σ_outputs J Jᵀ with J = ∂f/∂θ by automatic differentiation, for any JAX function
     f(params, x) that maps a batch (N, …) to (N,) or (N, k) sample by sample.
 
     With `block` None the whole Jacobian (N × parameters) is formed and contracted. With a block
     size, memory is O(block · parameters): the Jacobian of `block` samples is formed at a time and
-    its rows are pushed forward through f on all N inputs (jvp), giving `block` columns of K."""
+    its rows are pushed forward through f (jvp) on the blocks of rows on or above the diagonal,
+    giving the upper tiles of K, mirrored; progress(done, total) is called after each tile."""
     x = jnp.asarray(x)
     N = x.shape[0]
-    jacobian, columns = _autodiff_programs(f)
+    jacobian, tree_jacobian, push = _autodiff_programs(f)
     if block is None or block >= N:
         J = jacobian(params, x)
         return np.asarray(_contract(J, J))
-    K = np.empty((N, N), np.dtype(x.dtype))
-    for a in range(0, N, block):
-        b = min(a + block, N)
-        K[:, a:b] = np.asarray(columns(params, x, x[a:b]))
-    return (K + K.T) / 2  # the columns are exact up to round-off; symmetrise it away
+    t = tiles.count(N, block)
+    pad = t * block - N
+    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))]) if pad else x
+    rows = [xp[i * block:(i + 1) * block] for i in range(t)]
+    K = np.empty((t * block, t * block), np.dtype(x.dtype))
+    tick = tiles.Ticker(tiles.upper_count(t), progress)
+    for j in range(t):
+        Jj = tree_jacobian(params, rows[j])
+        for i in range(j + 1):
+            tile = np.asarray(push(params, rows[i], Jj))
+            K[i * block:(i + 1) * block, j * block:(j + 1) * block] = tile
+            K[j * block:(j + 1) * block, i * block:(i + 1) * block] = tile.T
+            tick.finished()
+    K = K[:N, :N]
+    return (K + K.T) / 2  # the diagonal tiles are exact up to round-off; symmetrise it away
 
 
 def _autodiff_programs(f):
-    """The jitted (flat Jacobian, kernel columns) programs for f, built once per function (in
-    the engine's cache), so each compiles once per shape."""
+    """The jitted (flat Jacobian, Jacobian tree, tile by products) programs for f, built once per
+    function (in the engine's cache), so each compiles once per shape."""
     return compiled.cached(("ntk.autodiff", f), lambda: _build_autodiff_programs(f))
 
 
@@ -379,23 +635,26 @@ def _build_autodiff_programs(f):
     def per_sample(params, xi):
         return jax.jacrev(lambda p: jnp.reshape(f(p, xi[None]), (-1,)))(params)  # leaves (k, …)
 
+    def tree_jacobian(params, xb):
+        return jax.vmap(per_sample, in_axes=(None, 0))(params, xb)  # leaves (b, k, …)
+
     def flat_jacobian(params, xb):
-        tree = jax.vmap(per_sample, in_axes=(None, 0))(params, xb)  # leaves (b, k, …)
+        tree = tree_jacobian(params, xb)
         return jnp.concatenate([j.reshape(j.shape[0], j.shape[1], -1)
                                 for j in jax.tree.leaves(tree)], axis=2)  # (b, k, P)
 
-    def columns(params, x, xb):
-        tree = jax.vmap(per_sample, in_axes=(None, 0))(params, xb)
+    def push(params, x, tree):
+        """K(x, x_b) for the block whose Jacobian is `tree`: its rows pushed through f on x."""
         b, k = jax.tree.leaves(tree)[0].shape[:2]
         tangents = jax.tree.map(lambda j: j.reshape(b * k, *j.shape[2:]), tree)
 
-        def push(t):  # J(x) t on every input: one column of J Jᵀ per tangent
+        def one(t):  # J(x) t on every input: one column of J Jᵀ per tangent
             return jax.jvp(lambda p: jnp.reshape(f(p, x), (x.shape[0], -1)), (params,), (t,))[1]
 
-        out = jax.vmap(push)(tangents).reshape(b, k, x.shape[0], k)
+        out = jax.vmap(one)(tangents).reshape(b, k, x.shape[0], k)
         return jnp.einsum("bknk->nb", out)
 
-    return jax.jit(flat_jacobian), jax.jit(columns)
+    return jax.jit(flat_jacobian), jax.jit(tree_jacobian), jax.jit(push)
 
 
 @jax.jit
@@ -472,22 +731,31 @@ class KernelResult:
     memory_estimate: int
     spectrum: KernelSpectrum
     matrix: np.ndarray | None
-    compile_s: float
-    compute_s: float
+    compile_s: float  # compiling every step and drawing the parameters
+    kernel_s: float  # the kernel alone
+    spectrum_s: float  # its eigenvalues (and the host copy of the matrix when kept)
+
+    @property
+    def compute_s(self) -> float:
+        return self.kernel_s + self.spectrum_s
 
 
 def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk: int | None = None,
-                     devices: int | None = None, keep_matrix: bool = False) -> KernelResult:
+                     devices: int | None = None, keep_matrix: bool = False,
+                     tile: int | None = None, progress=None) -> KernelResult:
     """Initialise the network (seeded), compute its empirical NTK on x and the kernel's spectrum.
-    Compilation is timed apart from computation; memory is checked before anything is allocated."""
+    Compilation, the kernel and its eigenvalues are timed apart; memory is checked before anything
+    is allocated; progress(done, total) is called after each step of the kernel (a cancel raised
+    there stops it between tiles)."""
     dtype = jnp.dtype(dtype)
     x = check_data(x, spec.widths[0])
     N = x.shape[0]
-    plan = choose_plan(spec, N, dtype, chunk, devices)
+    plan = choose_plan(spec, N, dtype, chunk, devices, tile)
     start = time.perf_counter()
     shapes = jax.eval_shape(lambda: mlp.init(spec, 0, dtype))
-    program = _compiled(spec, plan, shapes, jax.ShapeDtypeStruct(x.shape, dtype))
-    need = max(_compiled_bytes(program, plan), N * N * (dtype.itemsize + 8))
+    programs = _programs(spec, plan, shapes, jax.ShapeDtypeStruct(x.shape, dtype))
+    need = max([memory_estimate(spec, plan, dtype), N * N * (dtype.itemsize + 8),
+                *(_compiled_bytes(p, plan) for p in programs.all())])
     available = backend.available_bytes()
     if need > available:  # XLA's own count, checked before the parameters are even drawn
         raise InsufficientMemory(f"the empirical NTK of {N} samples through widths "
@@ -497,17 +765,20 @@ def empirical_kernel(spec: MLPSpec, x, *, seed: int = 0, dtype="float64", chunk:
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     if distributed.active():  # host values: the same replicated value on every process's mesh
-        K = program(distributed.replicated(params), np.asarray(x, dtype))
+        K = programs.run(distributed.replicated(params), np.asarray(x, dtype), progress)
     else:
-        K = program(params, jnp.asarray(x, dtype))
+        K = programs.run(params, jnp.asarray(x, dtype), progress)
     del params
+    kernel_s = time.perf_counter() - start
     if not distributed.is_main():  # the spectrum and the results are process 0's
         jax.block_until_ready(K)
-        return KernelResult(spec, N, dtype.name, plan, need, None, None, compile_s, 0.0)
+        return KernelResult(spec, N, dtype.name, plan, need, None, None, compile_s, kernel_s, 0.0)
+    start = time.perf_counter()
     spectrum = kernel_spectrum(K, dtype)
     matrix = np.asarray(K) if keep_matrix else None
-    compute_s = time.perf_counter() - start
-    return KernelResult(spec, N, dtype.name, plan, need, spectrum, matrix, compile_s, compute_s)
+    spectrum_s = time.perf_counter() - start
+    return KernelResult(spec, N, dtype.name, plan, need, spectrum, matrix, compile_s, kernel_s,
+                        spectrum_s)
 
 
 def _compiled_bytes(program, plan: Plan) -> int:

@@ -159,10 +159,12 @@ class MemorisationResult:
 
 def memorise(spec: MLPSpec, x, y, *, steps: int, lr: float | None = None, seed: int = 0,
              chunk: int = DEFAULT_CHUNK,
-             callback: Callable[[int], bool | None] | None = None) -> MemorisationResult:
+             callback: Callable[[int], bool | None] | None = None,
+             kernel_progress=None) -> MemorisationResult:
     """Initialise the network (seeded, float64), compute its empirical NTK K₀ on x, and train it by
     full-batch GD on the labels y for `steps` steps with lr (default 1/λ_max(K₀)).
-    `callback(steps done)` runs after each chunk; a true return stops training."""
+    `callback(steps done)` runs after each chunk; a true return stops training.
+    `kernel_progress(done, total)` runs after each tile of K₀ (engine.ntk)."""
     check_training(spec, steps, lr, chunk)
     x = check_data(x, spec.widths[0])
     y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -171,7 +173,7 @@ def memorise(spec: MLPSpec, x, y, *, steps: int, lr: float | None = None, seed: 
     start = time.perf_counter()
     params = mlp.init(spec, seed)
     xj = jnp.asarray(x)
-    spectrum = ntk.kernel_spectrum(ntk.layerwise_ntk(spec, params, xj))
+    spectrum = ntk.kernel_spectrum(ntk.layerwise_ntk(spec, params, xj, progress=kernel_progress))
     if not spectrum.lambda_max > 0:
         raise EngineError("the initial NTK is zero, so gradient descent cannot move the network")
     from_ntk = lr is None

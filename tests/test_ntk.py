@@ -213,10 +213,12 @@ SHARDED = textwrap.dedent("""
     p = mlp.init(spec, 0)
     one = np.asarray(ntk.layerwise_ntk(spec, p, x, chunk=4, devices=1))
     four = np.asarray(ntk.layerwise_ntk(spec, p, x, chunk=4, devices=4))
+    tiled = np.asarray(ntk.layerwise_ntk(spec, p, x, chunk=4, devices=4, tile=4))  # 4 + 4 + 1 rows
     ref = ntk.autodiff_ntk(lambda q, xb: mlp.apply(spec, q, xb), p, x)
     plan = ntk.choose_plan(spec, 9, np.float64, chunk=4)
     print(json.dumps({"devices": len(jax.devices()), "plan_devices": plan.devices,
                       "streamed": plan.streamed_layers,
+                      "tiled_vs_one": float(np.abs(tiled - one).max() / np.abs(one).max()),
                       "four_vs_one": float(np.abs(four - one).max() / np.abs(one).max()),
                       "four_vs_autodiff": float(np.abs(four - ref).max() / np.abs(ref).max())}))
 """)
@@ -232,6 +234,7 @@ def test_sharded_over_four_devices_equals_one_device():
     assert r["devices"] == 4 and r["plan_devices"] == 4  # every device is used by default
     assert r["streamed"] == [1, 3]
     assert r["four_vs_one"] < 1e-13 and r["four_vs_autodiff"] < REL
+    assert r["tiled_vs_one"] < 1e-13  # upper tiles over four devices: the same kernel
 
 
 # --- seed 000's claim -----------------------------------------------------------------------

@@ -62,12 +62,14 @@ def analyse(progress, *, act, depth, width, data, dataset, samples, n0, scale, s
     for a, sw in nets:
         head = {"activation": a.name, "sigma_w": sw, "sigma_b": sigma_b}
         if width is None:
-            row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings)
+            row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings,
+                                      shared.cancel_between_tiles(progress))
         else:
             row = empirical_conditions(
                 x, a, depths, width, sw, sigma_b, scale, seed, dt, timings,
                 # the rows of this network's depths finished so far, next to the finished networks
-                lambda part: progress.step(partial=report([*results, {**head, **part}], False)))
+                lambda part: progress.step(partial=report([*results, {**head, **part}], False)),
+                shared.cancel_between_tiles(progress))
         results.append({**head, **row})
         if width is None:
             progress.step(partial=report(list(results), False))
@@ -75,9 +77,10 @@ def analyse(progress, *, act, depth, width, data, dataset, samples, n0, scale, s
 
 
 def empirical_conditions(x, act, depths, width, sigma_w, sigma_b, scale, seed, dtype, timings,
-                         finished) -> dict:
+                         finished, between=None) -> dict:
     """κ of the empirical NTK of one sampled network per depth (hidden widths W, L − 1 times);
-    `finished(row)` is called after each depth with the row of the depths done so far."""
+    `finished(row)` is called after each depth with the row of the depths done so far;
+    `between(done, total)` after each tile of a kernel."""
     from engine.mlp import MLPSpec
     from engine.ntk import empirical_kernel
 
@@ -85,7 +88,7 @@ def empirical_conditions(x, act, depths, width, sigma_w, sigma_b, scale, seed, d
     for L in depths:
         spec = MLPSpec((x.shape[1], *[width] * (L - 1), 1), act.name, scale, "ntk", sigma_w,
                        sigma_b)
-        r = empirical_kernel(spec, x, seed=seed, dtype=dtype)
+        r = empirical_kernel(spec, x, seed=seed, dtype=dtype, progress=between)
         s = r.spectrum
         rows.append((s.condition, s.lambda_min, s.lambda_max))
         timings["compile_s"] += r.compile_s

@@ -38,7 +38,8 @@ def analyse(progress, *, act, samples, hidden, n0, scale, param, sigma_w, sigma_
     for N in samples:
         x = sphere_points(N, n0, seed)
         for a in act:
-            r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk)
+            r = empirical_kernel(specs[a, N], x, seed=seed, dtype=dt, chunk=chunk,
+                                 progress=shared.cancel_between_tiles(progress))
             study.add(a, N, r)
             if out:
                 from ntktui.output import write_json_atomic

@@ -70,7 +70,8 @@ def analyse(progress, *, act, widths, samples, n0, steps, lr, scale, param, sigm
                 done[0] = n
 
             found.append(train.memorise(spec, pts.values, labels, steps=steps, lr=lr,
-                                        seed=seed, callback=tick))
+                                        seed=seed, callback=tick,
+                                        kernel_progress=shared.cancel_between_tiles(progress)))
             progress.step(0, partial=report(False))
     return report(True)
 

@@ -114,6 +114,32 @@ def network_setting(param: str, scale: float, sigma_w: float, sigma_b: float, se
 
 
 # ---------------------------------------------------------------------------------------------
+# Progress from the engine: kernels call progress(done, total) after each tile
+
+
+def kernel_progress(progress, label: str):
+    """The engine's progress(done, total) as this study's bar: `label` over the kernel's steps,
+    advanced per tile (and a cancel raised between tiles)."""
+    last = [0]
+
+    def report(done: int, total: int) -> None:
+        if done == 0:
+            progress.begin(label, total)
+            last[0] = 0
+            return
+        progress.step(done - last[0])
+        last[0] = done
+
+    return report
+
+
+def cancel_between_tiles(progress):
+    """For a study with its own bar (one step per kernel): the engine's progress callback that
+    only gives the dashboard's cancel (raised at progress.step) a chance between tiles."""
+    return lambda done, total: progress.step(0)
+
+
+# ---------------------------------------------------------------------------------------------
 # Memory: each study's `memory(values)` refuses a run from its sizes alone, before any work
 
 
@@ -264,15 +290,17 @@ def network(name: str, scale: float, sigma_w: float | None, sigma_b: float):
     return a, sigma_w
 
 
-def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings) -> dict:
-    """κ of Θ^L at the listed depths, in one pass over the layers."""
+def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings,
+                        between=None) -> dict:
+    """κ of Θ^L at the listed depths, in one pass over the layers; `between(done, total)` is
+    called after each tile."""
     from engine import infinite as inf
 
     opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
     start = time.perf_counter()
     compile_s = inf.compile_layers(x, act, max(depths), **opts)
     wanted, conds, err = set(depths), [], None
-    for layer in inf.layers(x, act, max(depths), **opts):
+    for layer in inf.layers(x, act, max(depths), progress=between, **opts):
         if layer.error is not None:
             err = layer.error
         if layer.depth in wanted:
