@@ -56,7 +56,7 @@ def known_activations(names, p: Param) -> None:
 # ---------------------------------------------------------------------------------------------
 # Parameters
 
-ACT_NAMES = ("heaviside, tanh, relu, reluK, gelu, silu, sinc, gaussian, cos, sin, abs, linear, "
+ACT_NAMES = ("heaviside, sign, tanh, relu, reluK, gelu, silu, sinc, gaussian, cos, sin, abs, linear, "
              "abrelu(a,b), erf")
 ACTS = Param("act", NAMES, help=f"Activation (repeatable): {ACT_NAMES}.", flags=("--act", "-a"),
              repeat=True, lookup=known_activations)
