@@ -6,7 +6,8 @@ Fig. 2), output 1, cos against relu, synthetic Gaussian rows of norm √n0. The 
 unscaled initialisation of Nguyen et al., W ~ N(0, β²); we take β = 1/√n0 = 0.05 (--sigma-w) so
 the first layer's pre-activations have unit variance. In this setting λ_min grows like N^1.2–1.8
 for cos and N^0.85–0.9 for relu (the fitted exponents are printed; the defaults give 1.31 and
-0.85), with the wide layer tied to N.
+0.85), with the wide layer tied to N; docs/seed000-growth.md shows the slope falling towards 1
+at larger sizes and in the width n_k.
 
 --sweep width (or both) also sweeps the wide layer's width n_k over --widths at a fixed N
 (--fixed-n, default the largest --samples); --wide K picks which hidden layer is the wide one.
