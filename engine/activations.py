@@ -26,7 +26,8 @@ from engine.errors import EngineError
 
 backend.configure()
 
-import jax.numpy as jnp  # noqa: E402  (after float64 is on)
+import jax  # noqa: E402  (after float64 is on)
+import jax.numpy as jnp  # noqa: E402
 from jax.scipy.special import erf as _erf  # noqa: E402
 
 Fn = Callable[[jnp.ndarray], jnp.ndarray]
@@ -209,6 +210,62 @@ def _relu2_dual_derivative(q1, q2, c):
     return 4 * _arccos1(q1, q2, c)  # φ' = 2·relu
 
 
+def _arccos_k(k: int) -> Dual:
+    """Order k ≥ 0 of the arc-cosine kernels, E[relu(u)^k relu(v)^k] = M_k/2π with
+    M_k = (q₁q₂)^{k/2} J_k(θ) and Cho and Saul's J_k by the three-term recursion
+    M_k = (2k − 1)·c·M_{k−1} + (k − 1)²·s²·M_{k−2} (docs/maths.md#dual-kernels), started from the
+    orders 1 and 2 above so that relu and relu2 keep their values bit for bit."""
+    base = (_arccos0, _arccos1, _arccos2)
+    if k < 3:
+        return base[k]
+
+    def dual(q1, q2, c):
+        _, s, _ = _angle(q1, q2, c)
+        two_pi = 2 * jnp.pi
+        m1, m2 = two_pi * _arccos1(q1, q2, c), two_pi * _arccos2(q1, q2, c)
+        m1, m2 = jnp.broadcast_arrays(m1, m2)
+
+        def step(j, pair):  # a loop, not unrolled: relu1000 compiles as fast as relu3
+            m_prev, m = pair
+            return m, (2 * j - 1) * c * m + (j - 1) ** 2 * (s * s) * m_prev
+
+        return jax.lax.fori_loop(3, k + 1, step, (m1, m2))[1] / two_pi
+
+    return dual
+
+
+def _relu_power_duals(k: int) -> tuple[Dual, Dual]:
+    """E[φφ] and E[φ'φ'] for φ = relu^k: φ' = k·relu^{k−1}, so the second is k²·(order k − 1)."""
+    lower = _arccos_k(k - 1)
+    return _arccos_k(k), (lambda q1, q2, c: (k * k) * lower(q1, q2, c))
+
+
+def _gelu_dual(q1, q2, c):
+    """E[uΦ(u)·vΦ(v)] (docs/maths.md#gelu): with A = 1 + q₁, B = 1 + q₂, D = √(AB − c²),
+    c·(¼ + arcsin(c/√(AB))/2π) + (q₁q₂ + c²(1/A + 1/B − 1))/(2πD)."""
+    a, b = 1 + q1, 1 + q2
+    d = jnp.sqrt(a * b - c * c)
+    k = 1 / a + 1 / b - 1
+    return (c * (0.25 + jnp.arcsin(jnp.clip(c / jnp.sqrt(a * b), -1.0, 1.0)) / (2 * jnp.pi))
+            + (q1 * q2 + c * c * k) / (2 * jnp.pi * d))
+
+
+def _gelu_dual_derivative(q1, q2, c):
+    """E[φ'(u)φ'(v)] = ∂/∂c of the dual (Price's theorem):
+    ¼ + arcsin(c/√(AB))/2π + c(1 + 2k)/(2πD) + c(q₁q₂ + c²k)/(2πD³), k = 1/A + 1/B − 1."""
+    a, b = 1 + q1, 1 + q2
+    d = jnp.sqrt(a * b - c * c)
+    k = 1 / a + 1 / b - 1
+    return (0.25 + jnp.arcsin(jnp.clip(c / jnp.sqrt(a * b), -1.0, 1.0)) / (2 * jnp.pi)
+            + c * (1 + 2 * k) / (2 * jnp.pi * d) + c * (q1 * q2 + c * c * k) / (2 * jnp.pi * d**3))
+
+
+def _sign_dual(q1, q2, c):
+    """E[sign u·sign v] = 1 − 2θ/π = (2/π) arcsin ρ (0 where a variance is zero, as sign 0 = 0)."""
+    _, _, theta = _angle(q1, q2, c)
+    return jnp.where(q1 * q2 > 0, 1 - 2 * theta / jnp.pi, 0.0)
+
+
 def _abrelu_duals(a: float, b: float) -> tuple[Dual, Dual]:
     """E[φφ] = a²c + b²·E[|u||v|] and E[φ'φ'] = a² + b²·E[sign u·sign v] for φ = a·t + b·|t|."""
 
@@ -261,7 +318,8 @@ BASE: dict[str, Activation] = {
         Activation("tanh", jnp.tanh, _tanh_grad, "monotonic", 1),
         Activation("relu", _relu, _relu_grad, "monotonic", 2,
                    dual=_arccos1, dual_derivative=_arccos0),
-        Activation("gelu", _gelu, _gelu_grad, "quasi-monotonic", 2),
+        Activation("gelu", _gelu, _gelu_grad, "quasi-monotonic", 2,
+                   dual=_gelu_dual, dual_derivative=_gelu_dual_derivative),
         Activation("silu", _silu, _silu_grad, "quasi-monotonic", 2),
         Activation("sinc", _sinc, _sinc_grad, "non-monotonic"),
         Activation("gaussian", _gaussian, _gaussian_grad, "non-monotonic",
@@ -272,6 +330,7 @@ BASE: dict[str, Activation] = {
                    dual=_sinh_dual, dual_derivative=_cosh_dual),
         Activation("abs", jnp.abs, _sign, "abrelu", None, (0.0, 1.0), *_abrelu_duals(0.0, 1.0)),
         Activation("linear", _identity, _one, "abrelu", None, (1.0, 0.0), *_abrelu_duals(1.0, 0.0)),
+        Activation("sign", _sign, None, "monotonic", 1, dual=_sign_dual),
         Activation("erf", _erf, _erf_grad, "monotonic",
                    dual=_erf_dual, dual_derivative=_erf_dual_derivative),
     )
@@ -294,7 +353,7 @@ def _relu_power(k: int) -> Activation:
     def deriv(t):
         return k * jnp.maximum(t, 0.0) ** (k - 1)
 
-    duals = (_arccos2, _relu2_dual_derivative) if k == 2 else (None, None)
+    duals = (_arccos2, _relu2_dual_derivative) if k == 2 else _relu_power_duals(k)
     return Activation(f"relu{k}", fn, deriv, "monotonic", k + 1, (float(k),), *duals)
 
 

@@ -1,8 +1,9 @@
 """Input data of the deep-network computations: the one check of an N × n₀ data matrix and the
 seeded synthetic point sets (docs/engine.md#data).
 
-Every point set lies on the sphere of radius √n₀ in R^n₀, so entries are of order one and the
-input covariance's diagonal is σ_w² + σ_b² (seed 000's setting).
+The sphere, clustered and close-pair sets lie on the sphere of radius √n₀ in R^n₀, so entries are
+of order one and the input covariance's diagonal is σ_w² + σ_b² (seed 000's setting); the Gaussian
+and uniform sets have unit variance per coordinate without a fixed norm.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ def sphere_points(n: int, n0: int, seed: int = 0, dtype=np.float64) -> np.ndarra
     x = rng.standard_normal((n, n0))
     x *= math.sqrt(n0) / np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(dtype)
+
+
+def gaussian_points(n: int, n0: int, seed: int = 0) -> np.ndarray:
+    """n rows of N(0, I_n₀): unit variance per coordinate, norms spread about √n₀ (unlike
+    `sphere_points`, whose norms are all √n₀)."""
+    _check_sizes(n, n0)
+    return np.random.default_rng(seed).standard_normal((n, n0))
+
+
+def uniform_points(n: int, n0: int, seed: int = 0) -> np.ndarray:
+    """n rows uniform in the cube [−√3, √3]^n₀: unit variance per coordinate, like the other
+    point sets, but bounded and not rotation invariant."""
+    _check_sizes(n, n0)
+    return np.random.default_rng(seed).uniform(-math.sqrt(3.0), math.sqrt(3.0), (n, n0))
 
 
 def clustered_points(n: int, n0: int, clusters: int, spread: float, seed: int = 0) -> np.ndarray:

@@ -99,9 +99,21 @@ def _grid(order: int):
     return compiled.cached(("infinite.grid", int(order)), lambda: _build_grid(order))
 
 
+# numpy's hermgauss overflows above order ~360 (its weights become inf/nan); above this order the
+# nodes come from scipy's asymptotic Gauss–Hermite rule (scikit-learn's dependency), which agrees
+# with numpy's to round-off where both work.
+_NUMPY_MAX_ORDER = 150
+
+
 def _build_grid(order: int):
-    x, w = hermgauss(order)
-    z, w = x * math.sqrt(2.0), w / math.sqrt(math.pi)
+    if order <= _NUMPY_MAX_ORDER:
+        x, w = hermgauss(order)
+        z, w = x * math.sqrt(2.0), w / math.sqrt(math.pi)
+    else:
+        from scipy.special import roots_hermitenorm
+
+        z, w = roots_hermitenorm(order)
+        w = w / w.sum()
     ww = np.outer(w, w)
     i1, i2 = np.nonzero(ww > _PRUNE)
     return z, w, i1, z[i1], z[i2], ww[i1, i2]
@@ -311,38 +323,156 @@ def _quad_step(act, sigma, theta, scale, sw2, sb2, derivative, order, block):
     return new_sigma, (new_sigma + theta * (sw2 * d) if derivative else None)
 
 
-@jax.jit
-def _probe_entries(sigma):
-    """Diagonal entries and each row's most and least correlated partner: the probes of the
-    quadrature error (large variances and |ρ| → 1 are where Gauss–Hermite converges slowest)."""
-    q = jnp.diagonal(sigma)
-    rho, _ = _rho(q[:, None], q[None, :], sigma)
-    n = q.shape[0]
-    eye = jnp.eye(n, dtype=bool)
-    hi = jnp.argmax(jnp.where(eye, -jnp.inf, rho), axis=1) if n > 1 else jnp.zeros(1, int)
-    lo = jnp.argmin(jnp.where(eye, jnp.inf, rho), axis=1) if n > 1 else jnp.zeros(1, int)
-    rows = jnp.concatenate([jnp.arange(n)] * 3)
-    cols = jnp.concatenate([jnp.arange(n), hi, lo])
-    return q[rows], q[cols], sigma[rows, cols]
+# Probe pairs of the error estimate: at most this many (their recursion runs at 2n and 4n).
+_MAX_PROBES = 1024
+# Quantiles of the off-diagonal correlation that are probed besides each row's extremes.
+_RHO_QUANTILES = 65
+# The adaptive order (--tolerance) stops doubling here: its check at 4n is then order 1024.
+MAX_ADAPTIVE_ORDER = 256
+
+
+def probe_pairs(sigma) -> np.ndarray:
+    """Pairs (i, j) whose entries the error estimate recomputes at higher order: every diagonal
+    entry (the largest), each row's most and least correlated partner (|ρ| → 1, where
+    Gauss–Hermite converges slowest) and pairs at evenly spaced quantiles of ρ (the error is a
+    smooth function of (q_i, q_j, ρ_ij) between them). The infinite-width recursion is entrywise,
+    so these entries can be followed through every layer alone. At most _MAX_PROBES pairs."""
+    sigma = np.asarray(sigma, np.float64)
+    n = sigma.shape[0]
+    q = np.diagonal(sigma)
+    p = np.sqrt(np.outer(q, q))
+    rho = np.divide(sigma, p, out=np.zeros_like(sigma), where=p > 0)
+    rows = np.arange(n)
+    if n > _MAX_PROBES // 4:  # a spread of rows, the extreme variances included
+        keep = np.unique(np.r_[np.linspace(0, n - 1, _MAX_PROBES // 4).astype(int),
+                               np.argmax(q), np.argmin(q)])
+        rows = keep
+    pairs = [np.c_[rows, rows]]
+    if n > 1:
+        off = np.where(np.eye(n, dtype=bool), np.nan, rho)
+        pairs += [np.c_[rows, np.nanargmax(off[rows], axis=1)],
+                  np.c_[rows, np.nanargmin(off[rows], axis=1)]]
+        iu = np.triu_indices(n, 1)
+        order = np.argsort(rho[iu], kind="stable")
+        pick = order[np.linspace(0, order.size - 1, min(_RHO_QUANTILES, order.size)).astype(int)]
+        pairs.append(np.c_[iu[0][pick], iu[1][pick]])
+    return np.unique(np.concatenate(pairs), axis=0)
+
+
+def _probe_recursion(act, sigma1, pairs, scale, sw2, sb2, depth, order, ntk):
+    """Σ^l, Σ̇^l and Θ^l of the probe pairs for l = 1..depth at one quadrature order, each entry
+    followed through the layers alone: lists of arrays (P,) per layer (Σ̇ and Θ None without
+    the NTK)."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    sigma1 = np.asarray(sigma1, np.float64)
+    qa, qb, c = (jnp.asarray(v) for v in (sigma1[i, i], sigma1[j, j], sigma1[i, j]))
+    theta = c if ntk else None
+    out = [(c, None, theta)]
+    for _ in range(2, depth + 1):
+        ea, _ = quadrature_expectations(act, qa, qa, qa, scale, order, derivative=False)
+        eb, _ = quadrature_expectations(act, qb, qb, qb, scale, order, derivative=False)
+        e, d = quadrature_expectations(act, qa, qb, c, scale, order, derivative=ntk)
+        qa, qb, c = sw2 * ea + sb2, sw2 * eb + sb2, sw2 * e + sb2
+        dot = sw2 * d if ntk else None
+        theta = c + theta * dot if ntk else None
+        out.append((c, dot, theta))
+    return out
 
 
 @dataclass(frozen=True)
 class QuadError:
-    """Quadrature error estimate of one layer: |order − 2·order| on the probe entries, as absolute
-    errors of Σ^l and Σ̇^l entries and relative to their largest magnitude; `ntk_abs` accumulates
-    them through Θ^l = Σ^l + Θ^{l−1}Σ̇^l (first order, an estimate rather than a bound)."""
+    """Quadrature error bound of one layer, for the kernels computed at `order`.
+
+    The probe entries (`probe_pairs`) are followed through every layer at orders n, 2n and 4n
+    (`check_order`), so errors carried from earlier layers are included exactly rather than to
+    first order. With d₁ = max|X_n − X_2n| and d₂ = max|X_2n − X_4n| for each kernel X, the error
+    of X_n is at most d₁ + 2d₂ when the differences contract at least by half per doubling
+    (err_4n ≤ d₂); the bound reported is twice that (the entries between probes) plus the
+    round-off of the sums. Where d₂ > d₁/2 the rule is not converging at this order and the bound
+    is unresolved: the `_abs` and `_rel` fields are None and `resolved` is False (docs/maths.md
+    #quadrature-error-bounds). `sigma_*` bound Σ^l, `dot_*` Σ̇^l and `ntk_abs` Θ^l, absolute and
+    relative to the largest probed magnitude (the diagonal's, by Cauchy–Schwarz)."""
 
     depth: int
     order: int
     check_order: int
-    sigma_abs: float
-    sigma_rel: float
+    sigma_abs: float | None
+    sigma_rel: float | None
     dot_abs: float | None
     dot_rel: float | None
     ntk_abs: float | None
+    resolved: bool = True
+    ntk_rel: float | None = None
+    tolerance: float | None = None
+    tolerance_met: bool | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+# Round-off of a Gauss–Hermite sum of up to ~10⁶ products and of the recursion, relative to the
+# kernel's size (measured: ~1e-15 at order 256): differences below it say nothing about
+# convergence, and no bound is reported below it.
+_ROUNDOFF = 1e-13
+
+
+def _bound(x1, x2, x4) -> tuple[float | None, float]:
+    """(the conservative error bound of x1 — None if not converging —, max |x4|)."""
+    d1 = float(jnp.max(jnp.abs(x1 - x2)))
+    d2 = float(jnp.max(jnp.abs(x2 - x4)))
+    size = float(jnp.max(jnp.abs(x4)))
+    if d2 > 0.5 * d1 and d2 > _ROUNDOFF * size:
+        return None, size
+    return 2.0 * (d1 + 2.0 * d2) + _ROUNDOFF * size, size
+
+
+def _rel(abs_, size):
+    if abs_ is None:
+        return None
+    return abs_ / size if size > 0 else math.inf
+
+
+def quadrature_bounds(act, sigma1, scale, sw2, sb2, depth, order, ntk,
+                      tolerance: float | None = None) -> tuple[int, list[QuadError]]:
+    """The order to use and each layer's error bound (layers 2..depth). With a tolerance, the
+    order doubles (up to MAX_ADAPTIVE_ORDER, never below the given one) until the relative NTK
+    bound of the deepest layer (the NNGP's without the NTK) is at most the tolerance; if that
+    cannot be reached, the last bounds are returned with tolerance_met False."""
+    pairs = probe_pairs(sigma1)
+    args = (act, sigma1, pairs, scale, sw2, sb2, depth)
+    runs = {}
+
+    def run(n):
+        if n not in runs:
+            runs[n] = _probe_recursion(*args, n, ntk)
+        return runs[n]
+
+    while True:
+        r1, r2, r4 = run(order), run(2 * order), run(4 * order)
+        errors = []
+        for l in range(2, depth + 1):
+            (s1, d1, t1), (s2, d2, t2), (s4, d4, t4) = r1[l - 1], r2[l - 1], r4[l - 1]
+            sa, ssize = _bound(s1, s2, s4)
+            da = ta = None
+            dsize = tsize = 0.0
+            if ntk:
+                da, dsize = _bound(d1, d2, d4)
+                ta, tsize = _bound(t1, t2, t4)
+            resolved = sa is not None and (not ntk or (da is not None and ta is not None))
+            errors.append(QuadError(l, order, 4 * order, sa, _rel(sa, ssize),
+                                    da if ntk else None, _rel(da, dsize) if ntk else None,
+                                    ta, resolved, _rel(ta, tsize) if ntk else None))
+        last = errors[-1] if errors else None
+        rel = None if last is None else (last.ntk_rel if ntk else last.sigma_rel)
+        met = None if tolerance is None or last is None else (rel is not None and rel <= tolerance)
+        if met is False and 2 * order <= max(MAX_ADAPTIVE_ORDER, order) and 2 * order <= MAX_ADAPTIVE_ORDER:
+            order *= 2
+            continue
+        if tolerance is not None:
+            from dataclasses import replace
+
+            errors = [replace(e, tolerance=tolerance, tolerance_met=met) for e in errors]
+        return order, errors
 
 
 @dataclass(frozen=True)
@@ -414,35 +544,41 @@ def _step(act, n: int, ntk: bool, closed: bool, order: int):
 def layers(
     X, act: Activation, depth: int, *, sigma_w2: float = 1.0, sigma_b2: float = 0.0,
     scale: float = 1.0, ntk: bool = True, method: str = "auto", order: int = DEFAULT_ORDER,
-    check_error: bool = True, progress=None,
+    check_error: bool = True, tolerance: float | None = None, progress=None,
 ) -> Iterator[Layer]:
     """Σ^l and Θ^l for l = 1..depth in one pass (a generator: hold only the layers you need).
 
     ntk=False computes the NNGP alone (defined for heaviside too). With quadrature, each layer
-    carries its error estimate unless check_error=False (its cost grows as N, a layer's as N²).
+    carries its error bound unless check_error=False (`quadrature_bounds`: probe entries followed
+    through every layer at orders n, 2n, 4n, computed before the first layer). A tolerance
+    (relative, of the deepest NTK) raises the order until the bound meets it, where it can.
     Closed forms are evaluated on the upper tiles of each layer only; progress(done, total) is
     called after each tile (a cancel raised there stops between tiles).
     """
     X = _check_network(X, act, depth, sigma_w2, sigma_b2, scale, order, ntk)
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
+        raise EngineError(f"the tolerance must be a positive number, got {tolerance}")
     closed = _use_closed(act, method)
     n = X.shape[0]
+    top = max(order, MAX_ADAPTIVE_ORDER) if tolerance is not None else order
     backend.check_fits(f"the infinite-width kernels of {n} inputs",
-                       memory_bytes(n, act, method, order))
+                       memory_bytes(n, act, method, top))
     s, sw2, sb2 = (jnp.asarray(v, jnp.float64) for v in (scale, sigma_w2, sigma_b2))
     sigma = input_covariance(X, sigma_w2, sigma_b2)
     theta = sigma if ntk else None
+    errors: list = [None] * (depth + 1)
+    if not closed and depth > 1 and (check_error or tolerance is not None):
+        order, bounds = quadrature_bounds(act, sigma, s, sigma_w2, sigma_b2, depth, order, ntk,
+                                          tolerance)
+        for e in bounds:
+            errors[e.depth] = e
     yield Layer(1, sigma, theta)
     step = _step(act, n, ntk, closed, order) if depth > 1 else None
     tick = tiles.Ticker((depth - 1) * (step.steps if step else 0), progress)
-    ntk_err = 0.0
     for l in range(2, depth + 1):
-        error = None
-        if not closed and check_error:
-            error = _layer_error(act, sigma, theta, s, sigma_w2, sigma_b2, order, ntk, l, ntk_err)
-            ntk_err = error.ntk_abs or 0.0
         sigma, theta = step(sigma, theta, s, sw2, sb2, tick)
         tick.finish()
-        yield Layer(l, sigma, theta, error)
+        yield Layer(l, sigma, theta, errors[l])
 
 
 def memory_bytes(n: int, act: Activation, method: str = "auto", order: int = DEFAULT_ORDER) -> int:
@@ -469,25 +605,6 @@ def compile_layers(
     start = time.perf_counter()
     _step(act, X.shape[0], ntk, closed, order)
     return time.perf_counter() - start
-
-
-def _layer_error(act, sigma, theta, scale, sw2, sb2, order, ntk, depth, prev) -> QuadError:
-    """Compare order and 2·order on the probe entries of Σ^{l−1}. The largest entries of Σ^l and
-    Σ̇^l lie on the diagonal (Cauchy–Schwarz), which the probes include."""
-    q1, q2, c = _probe_entries(sigma)
-    e1, d1 = quadrature_expectations(act, q1, q2, c, scale, order, ntk)
-    e2, d2 = quadrature_expectations(act, q1, q2, c, scale, 2 * order, ntk)
-    de = sw2 * float(jnp.max(jnp.abs(e1 - e2)))
-    smax = float(jnp.max(jnp.abs(sw2 * e2 + sb2)))
-    sigma_rel = de / smax if smax > 0 else math.inf
-    if not ntk:
-        return QuadError(depth, order, 2 * order, de, sigma_rel, None, None, None)
-    dd = sw2 * float(jnp.max(jnp.abs(d1 - d2)))
-    dmax = sw2 * float(jnp.max(jnp.abs(d2)))
-    dot_rel = dd / dmax if dmax > 0 else math.inf
-    # δΘ^l ≈ δΣ^l + δΘ^{l−1}·max|Σ̇^l| + max|Θ^{l−1}|·δΣ̇^l
-    ntk_abs = de + prev * dmax + float(jnp.max(jnp.abs(theta))) * dd
-    return QuadError(depth, order, 2 * order, de, sigma_rel, dd, dot_rel, ntk_abs)
 
 
 @dataclass(frozen=True)

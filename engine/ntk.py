@@ -720,6 +720,50 @@ def growth_exponent(samples, values) -> float | None:
     return float(np.polyfit(np.log(n[ok]), np.log(v[ok]), 1)[0])
 
 
+@dataclass(frozen=True)
+class GrowthFit:
+    """value ≈ C·x^a fitted by least squares on log–log axes over every resolved point (several
+    seeds pooled): the exponent a, its 95% confidence interval from the regression's standard
+    error (Student t with points − 2 degrees of freedom; None with fewer than three points or
+    two distinct x), and the exponent of each seed's own fit (docs/maths.md#growth-exponents)."""
+
+    exponent: float | None
+    ci: tuple[float, float] | None
+    points: int
+    seed_exponents: tuple[float | None, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"exponent": self.exponent, "exponent_ci": list(self.ci) if self.ci else None,
+                "points": self.points, "seed_exponents": list(self.seed_exponents)}
+
+
+def growth_fit(xs, values, seeds=None) -> GrowthFit:
+    """The pooled fit of `growth_exponent` with its confidence interval; `seeds` (one label per
+    point) adds each seed's exponent, fitted alone."""
+    n = np.asarray(xs, dtype=np.float64)
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0) & (n > 0)
+    a = growth_exponent(n[ok], v[ok]) if ok.any() else None
+    ci = None
+    if a is not None and ok.sum() >= 3:
+        lx, ly = np.log(n[ok]), np.log(v[ok])
+        slope, icept = np.polyfit(lx, ly, 1)
+        dof = lx.size - 2
+        sxx = float(np.sum((lx - lx.mean()) ** 2))
+        se = math.sqrt(float(np.sum((ly - slope * lx - icept) ** 2)) / dof / sxx)
+        from scipy.stats import t  # scikit-learn's dependency
+
+        h = float(t.ppf(0.975, dof)) * se
+        ci = (a - h, a + h)
+    per_seed = ()
+    if seeds is not None:
+        labels = list(dict.fromkeys(seeds))
+        per_seed = tuple(growth_exponent([x for x, s in zip(xs, seeds) if s == k],
+                                         [y for y, s in zip(values, seeds) if s == k])
+                         for k in labels)
+    return GrowthFit(a, ci, int(ok.sum()), per_seed)
+
+
 # --- one call for the front ends ------------------------------------------------------------
 
 @dataclass

@@ -159,7 +159,9 @@ def _bundled_dir():
 def list_presets() -> list[Preset]:
     """Every bundled preset, loaded and validated, sorted by name."""
     entries = [e for e in _bundled_dir().iterdir() if e.name.endswith(SUFFIX)]
-    return [_load_bundled(e) for e in sorted(entries, key=lambda e: _natural(e.name))]
+    # by the name without .toml, as bundled_names sorts ("a" before "a-b")
+    return [_load_bundled(e)
+            for e in sorted(entries, key=lambda e: _natural(e.name[: -len(SUFFIX)]))]
 
 
 def _load_bundled(entry) -> Preset:

@@ -14,7 +14,7 @@ import pytest
 from engine.activations import BASE, Activation, get, names
 from engine.errors import EngineError
 
-ALL = [*BASE, "relu2", "relu3", "abrelu(0.3,0.8)"]
+ALL = [*BASE, "relu2", "relu3", "relu5", "abrelu(0.3,0.8)"]
 # Points away from the kinks at 0 where autodiff and the stated derivative must agree.
 T = jnp.linspace(-2.7, 2.9, 41)
 T = T[jnp.abs(T) > 1e-3]
@@ -118,9 +118,56 @@ def normal_pairs():
 
 def test_the_closed_forms_are_declared():
     # the activations whose duals the maths page gives in closed form
-    assert set(DUALS) == {"heaviside", "relu", "relu2", "gaussian", "cos", "sin", "abs", "linear",
-                          "erf", "abrelu(0.3,0.8)"}
-    assert get("heaviside").dual_derivative is None
+    assert set(DUALS) == {"heaviside", "sign", "relu", "relu2", "relu3", "relu5", "gelu",
+                          "gaussian", "cos", "sin", "abs", "linear", "erf", "abrelu(0.3,0.8)"}
+    assert get("heaviside").dual_derivative is None and get("sign").dual_derivative is None
+    assert all(get(f"relu{k}").dual is not None for k in range(1, 12))
+
+
+# (q₁, q₂, c) of unit and unequal variances, near ±1 correlation and a zero variance.
+EDGES = (np.array([1.0, 0.5, 2.0, 1.3, 1.0, 0.0]), np.array([1.0, 1.5, 0.7, 1.3, 2.0, 1.0]),
+         np.array([0.3, -0.519615, 1.1832, 1.3, -1.41421, 0.0]))
+
+
+def test_gelu_duals_are_the_quadrature_limit():
+    # gelu is entire: order-150 Gauss–Hermite is exact to round-off, so the derived closed forms
+    # (docs/maths.md#gelu) must agree to 1e-12, E[φ'φ'] included (Price: ∂/∂c of E[φφ]).
+    from engine import infinite as inf
+
+    g = get("gelu")
+    e, d = inf.closed_form_expectations(g, *EDGES)
+    eq, dq = inf.quadrature_expectations(g, *EDGES, order=150)
+    np.testing.assert_allclose(e, eq, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(d, dq, rtol=0, atol=1e-12)
+
+
+def test_arc_cosine_recursion_of_every_order():
+    # relu^k: the three-term recursion against an independent sum, Price's theorem
+    # ∂/∂c E[relu(u)^k relu(v)^k] = k²·E[relu(u)^{k−1} relu(v)^{k−1}] (central differences),
+    # and the diagonal E[relu(u)^{2k}] = q^k (2k − 1)!!/2.
+    q1, q2, c = (jnp.asarray(t) for t in EDGES)
+    for k in range(2, 8):
+        e = np.asarray(get(f"relu{k}").dual(q1, q2, c))
+        lower = np.asarray(get(f"relu{k - 1}").dual(q1, q2, c)) if k > 1 else None
+        h = 1e-6
+        up = np.asarray(get(f"relu{k}").dual(q1, q2, c + h))
+        down = np.asarray(get(f"relu{k}").dual(q1, q2, c - h))
+        inner = np.abs(np.asarray(EDGES[2])) < 0.9 * np.sqrt(EDGES[0] * EDGES[1])
+        np.testing.assert_allclose(((up - down) / (2 * h))[inner], (k * k * lower)[inner],
+                                   rtol=1e-6)
+        q = np.array([0.5, 1.0, 2.0])
+        diag = np.asarray(get(f"relu{k}").dual(jnp.asarray(q), jnp.asarray(q), jnp.asarray(q)))
+        np.testing.assert_allclose(diag, q**k * math.prod(range(1, 2 * k, 2)) / 2, rtol=1e-13)
+        assert np.all(np.isfinite(e))
+        dd = np.asarray(get(f"relu{k}").dual_derivative(q1, q2, c))
+        np.testing.assert_allclose(dd, k * k * lower, rtol=1e-14)
+
+
+def test_sign_nngp_is_twice_heaviside_shifted():
+    # sign = 2H − 1 away from 0, so E[sign u sign v] = 4E[H(u)H(v)] − 1 = 1 − 2θ/π
+    q1, q2, c = (jnp.asarray(t[:5]) for t in EDGES)
+    np.testing.assert_allclose(get("sign").dual(q1, q2, c),
+                               4 * get("heaviside").dual(q1, q2, c) - 1, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", DUALS)

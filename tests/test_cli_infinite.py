@@ -82,6 +82,33 @@ def test_infinite_kernel_by_quadrature_reports_its_error_and_plots(ntk):
     assert text.code == 0 and "Infinite-width NTK" in text.out and "∞" in text.out
 
 
+def test_tolerance_raises_the_order_and_says_when_it_is_not_met(ntk):
+    base = ("--act", "tanh", "--depth", "3", "--samples", "6", "--n0", "3", "--sigma-w", "1.3",
+            "--sigma-b", "0.2", "--order", "8")
+    r = ntk("kernel", "--infinite", *base, "--tolerance", "1e-7", "--json").json()
+    err = r["quadrature_error"]
+    assert r["order"] == err["order"] > 8 and err["tolerance_met"] is True
+    assert err["ntk_rel"] <= 1e-7 and err["resolved"] is True
+    # the same order given directly: the same kernel
+    direct = ntk("kernel", "--infinite", *base[:-1], str(r["order"]), "--json").json()
+    assert direct["eigenvalues"] == r["eigenvalues"]
+    c = ntk("condition", *base, "--tolerance", "1e-7", "--json").json()["results"][0]
+    assert c["quadrature_order"] == r["order"] and c["tolerance_met"] is True
+    assert 0 < c["quadrature_error"] <= 1e-7
+    bad = ntk("kernel", *base, "--tolerance", "1e-7")
+    assert bad.code == 2 and "--infinite" in bad.err
+    assert ntk("kernel", "--infinite", *base, "--tolerance", "0").code == 2
+
+
+def test_an_unconverged_bound_is_unresolved_not_a_number(ntk):
+    r = ntk("kernel", "--infinite", "--act", "sinc", "--scale", "2", "--sigma-w", "2",
+            "--depth", "3", "--samples", "8", "--n0", "4", "--order", "8", "--json").json()
+    assert r["quadrature_error"]["resolved"] is False and r["quadrature_error"]["ntk_rel"] is None
+    text = ntk("kernel", "--infinite", "--act", "sinc", "--scale", "2", "--sigma-w", "2",
+               "--depth", "3", "--samples", "8", "--n0", "4", "--order", "8")
+    assert text.code == 0 and "unresolved" in text.out
+
+
 # --- ntk condition (seeds 001, 002) ------------------------------------------------------------
 
 DEPTHS = [1, 2, 5, 10, 20, 30]

@@ -162,3 +162,70 @@ def test_lmin_out_is_rewritten_per_row_and_ctrl_c_keeps_finished_rows(ntk, tmp_p
 def test_lmin_bad_input_is_one_line(ntk, args, message):
     r = ntk("lmin", "--samples", "4", "--n0", "3", *args)
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
+
+
+# --- lmin: the width sweep, seeds and confidence intervals (issue 16) -------------------------
+
+WIDTH_SWEEP = ("lmin", "--samples", "12", "--n0", "20", "--sweep", "width", "--widths",
+               "40,80,160", "--seeds", "2", "--act", "cos", "--json")
+
+
+def test_lmin_width_sweep_json_contract_and_intervals(ntk):
+    from engine.ntk import growth_exponent
+
+    r = ntk(*WIDTH_SWEEP).json()
+    assert r["results"] == [] and r["setting"]["seeds"] == 2
+    (w,) = r["width_results"]
+    assert w["fixed_samples"] == 12 and w["widths"] == [40, 40, 80, 80, 160, 160]
+    assert w["seed"] == [0, 1] * 3 and w["points"] == 6
+    # the pooled exponent is the log–log slope of every point; each seed's is its own slope
+    assert w["exponent"] == pytest.approx(growth_exponent(w["widths"], w["lambda_min"]))
+    for k, e in zip((0, 1), w["seed_exponents"]):
+        assert e == pytest.approx(growth_exponent(w["widths"][k::2], w["lambda_min"][k::2]))
+    lo, hi = w["exponent_ci"]
+    assert lo < w["exponent"] < hi
+    # the interval is the t interval of the regression slope (scipy's linregress, independently)
+    from scipy.stats import linregress, t
+
+    fit = linregress(np.log(w["widths"]), np.log(w["lambda_min"]))
+    assert hi - w["exponent"] == pytest.approx(t.ppf(0.975, 4) * fit.stderr, rel=1e-9)
+    assert len(w["local_exponents"]) == 2
+
+
+def test_lmin_width_row_is_the_kernel_of_that_network(ntk):
+    """The wide layer (--wide 1) set to n_k at fixed N, seed 1: `ntk kernel` on that network."""
+    r = ntk(*WIDTH_SWEEP).json()["width_results"][0]
+    k = ntk("kernel", "--act", "cos", "--hidden", "80,400", "--samples", "12", "--n0", "20",
+            "--param", "unscaled", "--sigma-w", "0.05", "--seed", "1", "--json").json()
+    assert k["lambda_min"] == pytest.approx(r["lambda_min"][3], rel=1e-12)
+
+
+def test_lmin_datasets_differ_and_have_unit_variance():
+    from engine import data
+
+    g, u = data.gaussian_points(2000, 50, 3), data.uniform_points(2000, 50, 3)
+    assert abs(g.var() - 1) < 0.02 and abs(u.var() - 1) < 0.02 and np.abs(u).max() <= 3**0.5
+    assert np.linalg.norm(g, axis=1).std() > 0.3  # norms spread (the sphere: all √50)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--sweep", "width", "--wide", "3"), "--wide 3"),
+    (("--sweep", "width", "--widths", "40"), "at least two --widths"),
+    (("--sweep", "sideways"), "--sweep"),
+    (("--dataset", "digits"), "--dataset"),
+    (("--seeds", "0"), "--seeds"),
+])
+def test_lmin_sweep_options_refused_in_one_line(ntk, args, message):
+    r = ntk("lmin", "--samples", "4", "--n0", "3", *args)
+    assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_lmin_width_sweep_memory_is_checked_before_the_first_row(ntk, monkeypatch):
+    # a small first width and an impossible last one: refused before anything is computed
+    import engine.ntk
+
+    calls = []
+    monkeypatch.setattr(engine.ntk, "empirical_kernel", lambda *a, **k: calls.append(a))
+    r = ntk("lmin", "--samples", "4", "--n0", "3", "--sweep", "width", "--widths", "8,10000000",
+            "--fixed-n", "40000")
+    assert r.code == 2 and "would need" in r.err and calls == []

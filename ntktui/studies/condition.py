@@ -26,10 +26,12 @@ def check(values: dict) -> None:
     if values["width"] is None and values["dtype"] != "float64":
         raise UserError(f"the infinite-width kernel is computed in float64; --dtype "
                         f"{values['dtype']} applies with --width only")
+    if values["width"] is not None and values.get("tolerance") is not None:
+        raise UserError("--tolerance applies to the infinite-width kernel; drop --width")
 
 
 def analyse(progress, *, act, depth, width, data, dataset, samples, n0, scale, sigma_w, sigma_b,
-            seed, dtype, order):
+            seed, dtype, order, tolerance=None):
     acts = list(act)
     depths = sorted(set(depth))
 
@@ -62,7 +64,7 @@ def analyse(progress, *, act, depth, width, data, dataset, samples, n0, scale, s
     for a, sw in nets:
         head = {"activation": a.name, "sigma_w": sw, "sigma_b": sigma_b}
         if width is None:
-            row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings,
+            row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings, tolerance,
                                       shared.cancel_between_tiles(progress))
         else:
             row = empirical_conditions(
@@ -122,8 +124,10 @@ def condition_blocks(p: dict) -> list:
         else fmt(p["gram_condition"])
     blocks.append(Note(f"Gram matrix XXᵀ: κ = {gram} (grey line)"))
     sw = ", ".join(f"{r['activation']} σ_w={r['sigma_w']:.4g}" for r in p["results"])
-    quad = [f"{r['activation']} {r['quadrature_error']:.1e}" for r in p["results"]
-            if r["quadrature_error"] is not None]
+    quad = [f"{r['activation']} " + ("unresolved" if r["quadrature_error"] is None
+                                      else f"≤ {r['quadrature_error']:.1e}")
+            + (" (tolerance not met)" if r.get("tolerance_met") is False else "")
+            for r in p["results"] if "quadrature_resolved" in r]
     blocks.append(Note(f"[dim]{p['data']}; {sw}, σ_b={p['results'][0]['sigma_b']:g}; "
                        f"{p['dtype']} on {p['device']}; compile {p['timings']['compile_s']:.2f} s, "
                        f"compute {p['timings']['compute_s']:.2f} s"
@@ -140,7 +144,7 @@ def memory(values: dict) -> None:
     shared.data_memory(N, n0)
     for a in values["act"]:
         if values["width"] is None:
-            shared.infinite_memory(N, a, values["order"])
+            shared.infinite_memory(N, a, values["order"], values.get("tolerance"))
             continue
         for L in values["depth"]:
             shared.empirical_memory((n0, *[values["width"]] * (L - 1), 1), a, values["scale"],
@@ -166,5 +170,6 @@ STUDY = Study(
         shared.SEED,
         shared.DTYPE,
         shared.ORDER,
+        shared.TOLERANCE,
     ),
 )

@@ -34,7 +34,7 @@ DEFAULT_WIDTH = 512
 
 def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n0, scale, param,
             sigma_w, sigma_b, seed, dtype, chunk, order, out, model, grid, implementation,
-            outputs, top, matrix_free, density):
+            outputs, top, matrix_free, density, tolerance=None):
     from ntktui import data as datasets
     from ntktui.report import Report
 
@@ -54,7 +54,7 @@ def analyse(progress, *, act, hidden, depth, infinite, data, dataset, samples, n
             return Report({}, [])
         report, matrix = infinite_kernel(
             x, act, len(hidden_widths) + 1, scale, sigma_w, sigma_b, order,
-            keep_matrix=out is not None, progress=shared.kernel_progress(
+            keep_matrix=out is not None, tolerance=tolerance, progress=shared.kernel_progress(
                 progress, f"infinite-width NTK of {x.shape[0]} samples (tiles)"))
     else:
         from engine import backend
@@ -195,6 +195,8 @@ def check(values: dict) -> None:
                             "to the empirical kernel only")
         if values["chunk"] is not None:
             raise UserError("--chunk applies to the empirical kernel only, not --infinite")
+    elif values.get("tolerance") is not None:
+        raise UserError("--tolerance applies to the infinite-width kernel (--infinite) only")
 
 
 @dataclass
@@ -237,7 +239,8 @@ class KernelReport:
 
 
 def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, sigma_b: float,
-                    order: int, keep_matrix: bool = False, progress=None):
+                    order: int, keep_matrix: bool = False, tolerance: float | None = None,
+                    progress=None):
     """Θ^depth on x and its spectrum, as a KernelReport (and the matrix if asked for)."""
     import numpy as np
 
@@ -248,8 +251,8 @@ def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, 
     act = get(act_name)
     opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
     start = time.perf_counter()
-    compile_s = inf.compile_layers(x, act, depth, **opts)
-    k = inf.kernels(x, act, depth, progress=progress, **opts)
+    compile_s = inf.compile_layers(x, act, depth, **opts) if tolerance is None else 0.0
+    k = inf.kernels(x, act, depth, tolerance=tolerance, progress=progress, **opts)
     kernel_s = time.perf_counter() - start - compile_s
     start = time.perf_counter()
     spectrum = kernel_spectrum(k.ntk, "float64")
@@ -257,14 +260,16 @@ def infinite_kernel(x, act_name: str, depth: int, scale: float, sigma_w: float, 
     spectrum_s = time.perf_counter() - start
     closed = inf.has_closed_form(act)
     errors = [e.as_dict() for e in k.errors]
-    worst = max(errors, key=lambda e: e["sigma_rel"], default=None)
+    rels = [e["sigma_rel"] for e in errors]
     extra = {"method": "closed form" if closed else "quadrature",
-             "order": None if closed else order,
-             # the last layer's estimate (its ntk_abs accumulates all layers) and the worst
-             # per-layer relative error of Σ^l
+             "order": None if closed else (errors[-1]["order"] if errors else order),
+             # the last layer's bound (followed through every layer) and the worst per-layer
+             # relative bound of Σ^l; None where a bound is unresolved
              "quadrature_error": None if not errors else {
-                 **errors[-1], "worst_sigma_rel": worst["sigma_rel"],
-                 "ntk_rel": errors[-1]["ntk_abs"] / spectrum.lambda_max}}
+                 **errors[-1],
+                 "worst_sigma_rel": None if None in rels else max(rels),
+                 "ntk_rel": None if errors[-1]["ntk_abs"] is None
+                 else errors[-1]["ntk_abs"] / spectrum.lambda_max}}
     report = KernelReport(spectrum, x.shape[0], "float64", act.name, scale,
                           [x.shape[1], *[None] * (depth - 1), 1], "ntk", sigma_w, sigma_b, None, 1,
                           None, [], inf.memory_bytes(x.shape[0], act, order=order), compile_s,
@@ -341,7 +346,10 @@ def kernel_blocks(report: KernelReport, description: str, out=None) -> list:
                    f"σ_w={r.sigma_w:g}, σ_b={r.sigma_b:g}")
         err = r.extra.get("quadrature_error")
         method = r.extra["method"] + (
-            f" (order {r.extra['order']}, NTK error ≈ {err['ntk_rel']:.1e} of λ_max)" if err else "")
+            f" (order {r.extra['order']}, NTK error "
+            + ("unresolved" if err["ntk_rel"] is None else f"≤ {err['ntk_rel']:.1e} of λ_max")
+            + ("; tolerance not met" if err.get("tolerance_met") is False else "") + ")"
+            if err else "")
         setup = [("method", method)]
     else:
         network = (f"{r.activation} s={r.scale:g}, widths {r.widths}, {r.param}, "
@@ -396,7 +404,7 @@ def memory(values: dict) -> None:
         return  # the engine checks the model's kernel (or its products) before allocating
     hidden = resolve_hidden(values["hidden"], values["depth"], N)
     if values["infinite"]:
-        shared.infinite_memory(N, values["act"], values["order"])
+        shared.infinite_memory(N, values["act"], values["order"], values.get("tolerance"))
         return
     widths = (n0, *hidden, 1)
     check = lambda: shared.empirical_memory(widths, values["act"], values["scale"],  # noqa: E731
@@ -432,6 +440,7 @@ STUDY = Study(
         shared.CHUNK,
         shared.ORDER.with_(help="Gauss–Hermite order for activations without a closed form "
                            "(--infinite)."),
+        shared.TOLERANCE,
         Param("out", TEXT, None, help="Save the kernel matrix to FILE.npy.", unit="file",
               check=npy_file, lookup=shared.writable_file),
         Param("model", TEXT, None, help="Your own model: FILE.py:NAME, NAME a function returning "

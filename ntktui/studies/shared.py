@@ -56,7 +56,7 @@ def known_activations(names, p: Param) -> None:
 # ---------------------------------------------------------------------------------------------
 # Parameters
 
-ACT_NAMES = ("heaviside, tanh, relu, reluK, gelu, silu, sinc, gaussian, cos, sin, abs, linear, "
+ACT_NAMES = ("heaviside, sign, tanh, relu, reluK, gelu, silu, sinc, gaussian, cos, sin, abs, linear, "
              "abrelu(a,b), erf")
 ACTS = Param("act", NAMES, help=f"Activation (repeatable): {ACT_NAMES}.", flags=("--act", "-a"),
              repeat=True, lookup=known_activations)
@@ -102,6 +102,11 @@ DEPTHS = Param("depth", INTS, tuple(range(1, 31)), help="Depths L (weight layers
 # Above ~1000 nodes Gauss–Hermite weights underflow double precision: more is not more accurate.
 ORDER = Param("order", INT, 64, help="Gauss–Hermite order for activations without a closed form.",
               lo=2, hi=1000)
+# The quadrature's relative error target (of the deepest NTK): the order doubles until its bound
+# meets it (docs/maths.md#quadrature-error-bounds).
+TOLERANCE = Param("tolerance", FLOAT, None, help="Relative quadrature error of the NTK to reach "
+                  "by raising --order (up to 256); reported as not met where it cannot be.",
+                  lo=0, lo_open=True, hi=1, default_text="none: --order as given")
 # σ_w of the depth studies defaults to the edge of chaos.
 SIGMA_W_EOC = Param("sigma_w", FLOAT, None, help="Weight scale σ_w (default: the edge of chaos for "
                     "relu/abs/linear/abrelu, else 1).", lo=0, lo_open=True,
@@ -195,12 +200,16 @@ def rows_memory(samples: int, dtype: str = "float64", k: int = 1) -> None:
                        lambda available: "; use --matrix-free or more processes")
 
 
-def infinite_memory(samples: int, activation: str, order: int) -> None:
-    """The infinite-width kernels of N inputs (and a quadrature tile)."""
+def infinite_memory(samples: int, activation: str, order: int,
+                    tolerance: float | None = None) -> None:
+    """The infinite-width kernels of N inputs (and a quadrature tile, of the largest order a
+    tolerance may raise it to)."""
     from engine import backend
     from engine import infinite as inf
     from engine.activations import get
 
+    if tolerance is not None:
+        order = max(order, inf.MAX_ADAPTIVE_ORDER)
     backend.check_fits(f"the infinite-width kernels of {samples} inputs",
                        inf.memory_bytes(samples, get(activation), order=order),
                        lambda available: f"; about N ≤ {math.isqrt(available // 48):,} fits")
@@ -291,16 +300,16 @@ def network(name: str, scale: float, sigma_w: float | None, sigma_b: float):
 
 
 def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings,
-                        between=None) -> dict:
+                        tolerance: float | None = None, between=None) -> dict:
     """κ of Θ^L at the listed depths, in one pass over the layers; `between(done, total)` is
     called after each tile."""
     from engine import infinite as inf
 
     opts = dict(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, scale=scale, order=order)
     start = time.perf_counter()
-    compile_s = inf.compile_layers(x, act, max(depths), **opts)
+    compile_s = inf.compile_layers(x, act, max(depths), **opts) if tolerance is None else 0.0
     wanted, conds, err = set(depths), [], None
-    for layer in inf.layers(x, act, max(depths), progress=between, **opts):
+    for layer in inf.layers(x, act, max(depths), tolerance=tolerance, progress=between, **opts):
         if layer.error is not None:
             err = layer.error
         if layer.depth in wanted:
@@ -310,9 +319,12 @@ def infinite_conditions(x, act, depths, sigma_w, sigma_b, scale, order, timings,
     return {
         **condition_lists(depths, [(c.kappa, c.lam_min, c.lam_max) for c in conds]),
         "method": "closed form" if inf.has_closed_form(act) else "quadrature",
-        # the deepest layer's accumulated NTK error estimate, relative to its λ_max
-        "quadrature_error": None if err is None else err.ntk_abs / conds[-1].lam_max,
-    }
+        # the deepest layer's NTK error bound relative to its λ_max (None: unresolved)
+        "quadrature_error": None if err is None or err.ntk_abs is None
+        else err.ntk_abs / conds[-1].lam_max,
+        **({} if err is None else {"quadrature_resolved": err.resolved,
+                                   "quadrature_order": err.order,
+                                   "tolerance_met": err.tolerance_met})}
 
 
 def condition_lists(depths, rows) -> dict:
