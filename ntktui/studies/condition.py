@@ -65,7 +65,7 @@ def analyse(progress, *, act, depth, width, data, dataset, samples, n0, scale, s
         head = {"activation": a.name, "sigma_w": sw, "sigma_b": sigma_b}
         if width is None:
             row = infinite_conditions(x, a, depths, sw, sigma_b, scale, order, timings, tolerance,
-                                      shared.cancel_between_tiles(progress))
+                                      between=shared.cancel_between_tiles(progress))
         else:
             row = empirical_conditions(
                 x, a, depths, width, sw, sigma_b, scale, seed, dt, timings,

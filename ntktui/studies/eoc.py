@@ -76,7 +76,7 @@ def analyse(progress, *, a, b, rho, depth, data, dataset, samples, n0, seed):
         timings["compute_s"] += time.perf_counter() - start
         at = [d - 1 for d in depths]
         row = infinite_conditions(x, act, depths, math.sqrt(sw2), 0.0, 1.0, 64, timings,
-                                  shared.cancel_between_tiles(progress))
+                                  between=shared.cancel_between_tiles(progress))
         results.append({
             "activation": act.name,
             "a": pa, "b": pb, "delta_phi": delta, "sigma_w2": sw2,
