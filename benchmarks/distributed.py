@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchkit import machine  # noqa: E402
+
 
 def _run(argv: list[str]) -> tuple[float, dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -87,7 +89,7 @@ def main() -> None:
     width = rows[0]
     layers = len(width["streamed_layers"] or [])
     share = allreduce * max(layers, 1) / width["two_compute_s"]
-    print(f"machine: {os.cpu_count()} cores; N = {N}, hidden {w},{w}, chunk {args.chunk}")
+    print(f"machine: {machine()}; N = {N}, hidden {w},{w}, chunk {args.chunk}")
     print(f"{'case':28s} {'1 proc wall':>12s} {'2 proc wall':>12s} {'1 compute':>10s} "
           f"{'2 compute':>10s}")
     for r in rows:

@@ -32,6 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+import benchkit
+from benchkit import best_of, save
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -54,17 +57,6 @@ def stage(results: list, name: str, budget_s: float):
         return out
 
     return run
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    import jax
-
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def devices(_budget) -> dict:
@@ -290,16 +282,10 @@ def main(argv=None) -> int:
     stage(results, "spectrum 4096", 0.10 * b)(lambda bb: spectrum_4096(bb, 1024 if on_cpu else 4096))
     stage(results, "infinite and eigenvalues", 0.10 * b)(infinite_and_eigen)
     text = table(results)
-    machine = (f"{platform.node()} · {platform.machine()} · {os.cpu_count()} cores · "
-               f"{jax.default_backend()} · JAX {jax.__version__}")
+    machine = f"{platform.node()} · {benchkit.machine()}"
     print(f"\n{machine}\n\n{text}")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"gpu-check-{stamp}.json").write_text(json.dumps({"machine": machine,
-                                                             "results": results}, default=str,
-                                                            indent=1))
-    (out / f"gpu-check-{stamp}.md").write_text(f"{machine}\n\n{text}\n")
+    path = save("gpu-check", {"machine": machine, "results": results}, default=str)
+    path.with_suffix(".md").write_text(f"{machine}\n\n{text}\n")  # the same stamp as the JSON
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
 

@@ -15,9 +15,7 @@ times are the fastest of a few runs (the cores may be shared); the machine line 
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -26,14 +24,10 @@ from pathlib import Path
 os.environ["NTK_NO_COMPILE_CACHE"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import activations, backend, infinite as inf  # noqa: E402
+from engine import activations, infinite as inf  # noqa: E402
 from engine.data import sphere_points  # noqa: E402
 
-
-def machine() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.machine()} · {os.cpu_count()} cores · {platform.python_implementation()} "
-            f"{platform.python_version()} · {backend.default_device_name()} · load {load:.1f}")
+from benchkit import machine, save  # noqa: E402
 
 
 def timed(fn):
@@ -105,10 +99,7 @@ def main(n: int, depth: int) -> None:
         print(f"  layer {e['depth']}: |δΣ| ≤ {bound(e['sigma_abs'])} (rel {bound(e['sigma_rel'])}), "
               f"|δΣ̇| ≤ {bound(e['dot_abs'])} (rel {bound(e['dot_rel'])}), "
               f"|δΘ| ≤ {bound(e['ntk_abs'])}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "infinite_kernel.json").write_text(
-        json.dumps({"machine": machine(), "analytic": a, "quadrature": b}, indent=1))
+    save("infinite_kernel", {"machine": machine(), "analytic": a, "quadrature": b})
 
 
 if __name__ == "__main__":

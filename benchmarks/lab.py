@@ -20,9 +20,6 @@ alternating runs. K₀, its eigendecomposition and compilation are reported apar
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from functools import partial
@@ -38,11 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
-
-def machine() -> str:
-    d = jax.devices()[0]
-    return (f"{platform.machine()} · {os.cpu_count()} cores · {d.platform}:{d.device_kind} × "
-            f"{len(jax.devices())} · JAX {jax.__version__} · CPython {platform.python_version()}")
+from benchkit import machine, save  # noqa: E402
 
 
 def case(name: str):
@@ -141,11 +134,7 @@ def main(argv=None) -> None:
     print(f"lab with checkpoints: {row['lab_total_s']:.2f} s  ratio {row['ratio_with_checkpoints']:.3f}; "
           f"checkpoints {row['lab_measure_s']:.2f} s = {100 * row['checkpoint_share']:.1f} % of the run "
           f"({1000 * row['measure_s_per_checkpoint']:.0f} ms each)")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"lab_{args.case}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"machine": machine(), "rows": [row]}, indent=1))
-    print(f"saved {path}")
+    save(f"lab_{args.case}", {"machine": machine(), "rows": [row]})
 
 
 if __name__ == "__main__":

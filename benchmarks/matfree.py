@@ -19,7 +19,6 @@ kernel would take 34 GB). Reported, in one run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -33,7 +32,7 @@ from engine import backend, matfree, mlp, models  # noqa: E402
 backend.configure()
 import numpy as np  # noqa: E402
 
-from ntk_throughput import machine  # noqa: E402
+from benchkit import machine, save  # noqa: E402
 
 
 def grid(side: int) -> np.ndarray:
@@ -131,11 +130,7 @@ def main(argv=None) -> None:
     row["load_average_after"] = list(os.getloadavg())
     print(f"wall {row['wall_s']:.0f} s; peak resident memory {row['peak_rss_bytes'] / 2**30:.2f} GiB; "
           f"load average {load_before[0]:.2f} → {row['load_average_after'][0]:.2f}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"matfree_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"machine": machine(), "row": row}, indent=1))
-    print(f"saved {path}")
+    save("matfree", {"machine": machine(), "row": row})
 
 
 if __name__ == "__main__":

@@ -14,10 +14,8 @@ and which implementation `auto` would pick for the plain function, with its reas
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,7 +26,7 @@ backend.configure()
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ntk_throughput import best_of, machine  # noqa: E402
+from benchkit import best_of, machine, save  # noqa: E402
 
 
 def one(N: int, dtype) -> dict:
@@ -79,12 +77,7 @@ def main(argv=None) -> None:
               f"{c['compute_s']:>10.2f}s {c['over_layerwise']:>6.0f} {c['max_rel_diff']:>8.1e} | "
               f"{p['compute_s']:>8.2f}s {p['over_layerwise']:>6.0f} {p['max_rel_diff']:>8.1e} | "
               f"{r['auto_on_function']['implementation']}", flush=True)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"models_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"machine": machine(), "load_average": list(os.getloadavg()),
-                                "rows": rows}, indent=1))
-    print(f"saved {path}")
+    save("models", {"machine": machine(), "load_average": list(os.getloadavg()), "rows": rows})
 
 
 if __name__ == "__main__":

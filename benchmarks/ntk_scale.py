@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from benchkit import machine, save
 
 
 def main(argv=None) -> None:
@@ -52,15 +52,11 @@ def main(argv=None) -> None:
         "budget_gib": args.budget_gib, "compile_s": r["timings"]["compile_s"],
         "compute_s": r["timings"]["compute_s"], "wall_s": wall,
         "jacobian_tb": r["samples"] * r["parameters"] * 8 / 1e12,
-        "machine": f"{platform.machine()} · {os.cpu_count()} cores · CPython {platform.python_version()}",
+        "machine": machine(),
     }
     for key, value in row.items():
         print(f"{key:>16}: {value}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"ntk_scale_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(row, indent=1))
-    print(f"saved {path}")
+    save("ntk_scale", row)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,6 @@ n₀ = 400, n₁ = 8N, n₂ = 400, output 1, float32 by default, N = 250, 500, 1
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,14 +31,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def best_of(fn, repeats=3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+from benchkit import best_of, machine, save  # noqa: E402
 
 
 def layerwise_flops(N: int, widths) -> float:
@@ -99,12 +89,6 @@ def one(N: int, act: str, dtype, autodiff: bool) -> dict:
     return row
 
 
-def machine() -> str:
-    d = jax.devices()[0]
-    return (f"{platform.machine()} · {os.cpu_count()} cores · {d.platform}:{d.device_kind} × "
-            f"{len(jax.devices())} · JAX {jax.__version__} · CPython {platform.python_version()}")
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", default="250,500,1000")
@@ -126,11 +110,7 @@ def main(argv=None) -> None:
                   f"{r['matmul_gflops']:>8.1f} {r['fraction_of_matmul']:>8.2f} "
                   + (f"{r['autodiff_s']:>8.2f}s {r['autodiff_over_layerwise']:>7.0f} "
                      f"{r['max_rel_diff']:>9.1e}" if "autodiff_s" in r else ""), flush=True)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"ntk_throughput_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
-    print(f"saved {path}")
+    save("ntk_throughput", {"machine": machine(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+
+from benchkit import machine, save
 
 
 def run_cli(width: int, cache_home: str) -> dict:
@@ -47,10 +47,6 @@ def numpy_reference(width: int) -> float:
     return time.perf_counter() - start
 
 
-def machine() -> str:
-    return f"{platform.machine()} · {os.cpu_count()} cores · {platform.python_implementation()} {platform.python_version()}"
-
-
 def main(widths: list[int]) -> None:
     rows = []
     for width in widths:
@@ -68,9 +64,7 @@ def main(widths: list[int]) -> None:
         print(f"{r['width']:>6} {r['cache']:<12} {r['wall_s']:>6.2f}s {r['startup_s']:>8.2f}s "
               f"{r['import_s']:>8.2f}s {r['compile_s']:>7.2f}s {r['compute_s']:>7.2f}s "
               f"{r['numpy_svd_s']:>9.2f}s {r['compute_vs_numpy']:>6.2f}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "spectrum_cold.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    save("spectrum_cold", {"machine": machine(), "rows": rows})
 
 
 if __name__ == "__main__":

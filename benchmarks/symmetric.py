@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from benchkit import machine, save
 
 
 def gram_seconds(n: int, width: int, repeats: int) -> float:
@@ -94,18 +94,13 @@ def main(argv=None) -> None:
               f"ratio {row['ratio']:.2f}  (tile {k['tile']} × {k['tiles']}, chunk {k['chunk']}, "
               f"compile {k['compile_s']:.1f} s, eigenvalues {k['spectrum_s']:.2f} s)", flush=True)
     result = {"rows": rows, "load_average_at_start": load,
-              "machine": f"{platform.machine()} · {os.cpu_count()} cores · "
-                         f"CPython {platform.python_version()}"}
+              "machine": machine()}
     if args.scale:
         result["scale"] = scale_run(10_000, 80_000, args.budget_gib)
         for key, value in result["scale"].items():
             print(f"{key:>16}: {value}")
     print(f"load average at start {load:.2f} on {result['machine']}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"symmetric_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=1))
-    print(f"saved {path}")
+    save("symmetric", result)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,16 @@ the machine line gives the load).
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchkit import machine, save
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 REPEATS = 5
 
 # Paints the browser, prints "ready <s since process start>" then waits for the JAX warm-up.
@@ -156,12 +155,6 @@ def mask_keys() -> dict:
             statistics.median(presses[1:]) / first}
 
 
-def machine() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.machine()} · {os.cpu_count()} cores · {platform.python_implementation()} "
-            f"{platform.python_version()} · load {load:.1f}")
-
-
 def main() -> None:
     textual = median_of("import textual.app", ())["exit"]
     jax = median_of("import jax, jax.numpy as jnp; jnp.zeros(1).block_until_ready()", ())["exit"]
@@ -181,8 +174,7 @@ def main() -> None:
         "first_screen_over_import_jax": tui["painted"] / jax,
         "first_screen_target_s": 1.0, "mask_keys": keys,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tui_startup.json").write_text(json.dumps(out, indent=1) + "\n")
+    save("tui_startup", out)
     print(out["machine"])
     print(f"first screen (browser painted)  {tui['painted']:.2f} s   target 1 s   "
           f"(median of {REPEATS} fresh processes)")
