@@ -104,9 +104,13 @@ class TableBlock(Vertical):
         return hidden
 
     def _hint(self) -> None:
-        more = self.query_one(".more", Static)
+        # Called after a refresh: by then a newer report may have replaced this block and its
+        # children are gone (seen when a cancelled run's table was redrawn during an export).
+        more, grids = self.query(".more"), self.query(DataTable)
+        if not self.is_attached or not more or not grids:
+            return
+        more, grid = more.first(Static), grids.first()
         hidden = self.hidden_columns()
-        grid = self.query_one(DataTable)
         left = grid.scroll_x > 0
         if not hidden and not left:
             more.update("")
