@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error
+
 SMALL = ("--hidden", "16,16", "--samples", "12", "--n0", "4")
 
 
@@ -158,10 +160,15 @@ def test_lmin_out_is_rewritten_per_row_and_ctrl_c_keeps_finished_rows(ntk, tmp_p
     (("--act", "heaviside"), "no NTK"),
     (("--hidden", "8M"), "--hidden"),
     (("--out", "g.txt"), ".json"),
+    # the sweeps' options
+    (("--sweep", "width", "--wide", "3"), "--wide 3"),
+    (("--sweep", "width", "--widths", "40"), "at least two --widths"),
+    (("--sweep", "sideways"), "--sweep"),
+    (("--dataset", "digits"), "--dataset"),
+    (("--seeds", "0"), "--seeds"),
 ])
 def test_lmin_bad_input_is_one_line(ntk, args, message):
-    r = ntk("lmin", "--samples", "4", "--n0", "3", *args)
-    assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
+    assert_one_line_error(ntk("lmin", "--samples", "4", "--n0", "3", *args), message)
 
 
 # --- lmin: the width sweep, seeds and confidence intervals (issue 16) -------------------------
@@ -206,18 +213,6 @@ def test_lmin_datasets_differ_and_have_unit_variance():
     g, u = data.gaussian_points(2000, 50, 3), data.uniform_points(2000, 50, 3)
     assert abs(g.var() - 1) < 0.02 and abs(u.var() - 1) < 0.02 and np.abs(u).max() <= 3**0.5
     assert np.linalg.norm(g, axis=1).std() > 0.3  # norms spread (the sphere: all √50)
-
-
-@pytest.mark.parametrize("args, message", [
-    (("--sweep", "width", "--wide", "3"), "--wide 3"),
-    (("--sweep", "width", "--widths", "40"), "at least two --widths"),
-    (("--sweep", "sideways"), "--sweep"),
-    (("--dataset", "digits"), "--dataset"),
-    (("--seeds", "0"), "--seeds"),
-])
-def test_lmin_sweep_options_refused_in_one_line(ntk, args, message):
-    r = ntk("lmin", "--samples", "4", "--n0", "3", *args)
-    assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
 
 
 def test_lmin_width_sweep_memory_is_checked_before_the_first_row(ntk, monkeypatch):
