@@ -69,6 +69,7 @@ class Plan:
     chunk: int
     devices: int
     tile: int  # rows and columns of one kernel tile (engine/tiles.py)
+    host: bool = False  # tile products by the host's BLAS (see host_products)
 
     @property
     def streamed_layers(self) -> list[int]:
@@ -101,7 +102,17 @@ def make_plan(spec: MLPSpec, samples: int, chunk: int, devices: int, dtype,
         streamed.append(wide and not (streamed and streamed[-1]))
     if tile is None:
         tile = tiles.tile_size(samples, jax.default_backend())
-    return Plan(samples, tuple(streamed), int(chunk), int(devices), max(1, min(int(tile), samples)))
+    return Plan(samples, tuple(streamed), int(chunk), int(devices), max(1, min(int(tile), samples)),
+                host_products(int(devices)))
+
+
+def host_products(devices: int) -> bool:
+    """Whether the kernel's tile products run on the host's BLAS (NumPy, on zero-copy views of
+    XLA's buffers) rather than inside XLA: on the CPU backend with one device in one process.
+    There XLA's float64 matrix product runs at about 0.7 of OpenBLAS's rate and has no symmetric
+    product, while BLAS forms a diagonal tile a aᵀ by syrk at half a product's cost
+    (docs/engine.md#tiled-kernels). Several devices, or processes, keep the sharded XLA path."""
+    return jax.default_backend() == "cpu" and devices == 1 and jax.process_count() == 1
 
 
 def _chunking(width: int, chunk: int, devices: int) -> tuple[int, int]:
@@ -361,35 +372,56 @@ def _cross(a, b=None):
     return jnp.block([[_mm(a0, a0.T), p01], [p01.T, _mm(a1, a1.T)]])
 
 
-def _stored_tile(spec: MLPSpec, plan: Plan, fi, fj=None):
+def _host_cross(a, b=None):
+    """`_cross` by the host's BLAS on NumPy arrays: a aᵀ of one array is its symmetric product
+    (NumPy calls syrk for a @ a.T), half the arithmetic of a product."""
+    a = a.reshape(a.shape[0], -1)
+    return a @ (a if b is None else b.reshape(b.shape[0], -1)).T
+
+
+@dataclass(frozen=True)
+class _Ops:
+    """What a tile's formula needs from an array library: its products and a zero tile. The
+    formulas below are written once and run either traced by XLA (compiled, on any device) or on
+    the host on NumPy views of XLA's buffers (Plan.host)."""
+
+    cross: object
+    zeros: object
+
+
+XLA_OPS = _Ops(_cross, jnp.zeros)
+HOST_OPS = _Ops(_host_cross, np.zeros)
+
+
+def _stored_tile(spec: MLPSpec, plan: Plan, fi, fj=None, ops: _Ops = XLA_OPS):
     """Tile (i, j) of the terms that need no streamed activations, from the two blocks' passes
     (fj None: the diagonal tile (i, i)): Σ_l (Δ_l Δ_lᵀ) ⊙ (c_l·A_{l−1}A_{l−1}ᵀ + c_b) over stored
     l with a stored input, and the bias term c_b·Δ_l Δ_lᵀ of a layer fed by a streamed one (its
     weight term comes with the chunks)."""
     A, D = fi[0], fi[1]
     Aj, Dj = (A, D) if fj is None else fj
-    K = jnp.zeros((A[0].shape[0], Aj[0].shape[0]), A[0].dtype)
+    K = ops.zeros((A[0].shape[0], Aj[0].shape[0]), A[0].dtype)
     for l in range(spec.depth, 0, -1):
         if plan.streamed[l - 1]:
             continue
         c_l, cb_l = spec.ntk_factors(l)
-        g = _cross(D[l], None if fj is None else Dj[l])
+        g = ops.cross(D[l], None if fj is None else Dj[l])
         if l >= 2 and plan.streamed[l - 2]:
             if not cb_l:
                 continue
             term = cb_l * g
         else:
-            term = g * (c_l * _cross(A[l - 1], None if fj is None else Aj[l - 1]) + cb_l)
+            term = g * (c_l * ops.cross(A[l - 1], None if fj is None else Aj[l - 1]) + cb_l)
         K = K + term
     return K
 
 
-def _factor_tile(spec: MLPSpec, m: int, fi, fj=None):
+def _factor_tile(spec: MLPSpec, m: int, fi, fj=None, ops: _Ops = XLA_OPS):
     """Tile (i, j) of streamed layer m's factors (fj None: diagonal):
     G = Δ_{m+1}Δ_{m+1}ᵀ, M = c_m·A_{m−1}A_{m−1}ᵀ + c_b."""
     c_m, cb_m = spec.ntk_factors(m)
-    G = _cross(fi[1][m + 1], None if fj is None else fj[1][m + 1])
-    return G, c_m * _cross(fi[0][m - 1], None if fj is None else fj[0][m - 1]) + cb_m
+    G = ops.cross(fi[1][m + 1], None if fj is None else fj[1][m + 1])
+    return G, c_m * ops.cross(fi[0][m - 1], None if fj is None else fj[0][m - 1]) + cb_m
 
 
 def _chunk_features(spec: MLPSpec, plan: Plan, m: int, params, a_prev, delta_next, group):
@@ -411,7 +443,8 @@ def _chunk_features(spec: MLPSpec, plan: Plan, m: int, params, a_prev, delta_nex
         a_prev, delta_next, group)
 
 
-def _chunk_tile(spec: MLPSpec, plan: Plan, m: int, K, G, M, ai, di, aj=None, dj=None):
+def _chunk_tile(spec: MLPSpec, plan: Plan, m: int, K, G, M, ai, di, aj=None, dj=None,
+                ops: _Ops = XLA_OPS):
     """Tile (i, j) of the kernel plus one chunk group's share of streamed layer m's two terms:
     G ⊙ c_{m+1}·a_i a_jᵀ + Δ_i Δ_jᵀ ⊙ M, the products summed over the devices' chunks
     (aj, dj None: the diagonal tile (i, i))."""
@@ -420,8 +453,8 @@ def _chunk_tile(spec: MLPSpec, plan: Plan, m: int, K, G, M, ai, di, aj=None, dj=
 
     def products(*b):
         if len(b) == 2:
-            return _cross(b[0][0]), _cross(b[1][0])
-        return _cross(b[0][0], b[2][0]), _cross(b[1][0], b[3][0])
+            return ops.cross(b[0][0]), ops.cross(b[1][0])
+        return ops.cross(b[0][0], b[2][0]), ops.cross(b[1][0], b[3][0])
 
     if plan.devices == 1:
         X, Y = products(*blocks)
@@ -455,11 +488,12 @@ class _Programs:
     replicated: object = None  # the sharding of every argument with several devices
 
     def all(self) -> list:
+        """The compiled programs (a host step has no XLA program)."""
         out = [self.whole, self.passes, *self.stored, self.assemble, *self.features.values()]
         for d in (self.factors, self.chunk_tile):
             for pair in d.values():
                 out += list(pair)
-        return [p for p in out if p is not None]
+        return [p for p in out if isinstance(p, jax.stages.Compiled)]
 
     @property
     def steps(self) -> int:
@@ -522,9 +556,13 @@ class _Programs:
             factors = chunk = None  # freed before the next layer's (and the assembly's) memory
         del feats
         parts = tuple(K.pop(ij) for ij in pairs)
-        if plan.devices > 1:  # replicated: assemble device 0's copies on device 0 alone
-            parts = tuple(p.addressable_shards[0].data for p in parts)
-        out = self.assemble(parts)
+        if plan.host:
+            out = jnp.asarray(tiles.assemble_host(parts, N))
+            del parts
+        else:
+            if plan.devices > 1:  # replicated: assemble device 0's copies on device 0 alone
+                parts = tuple(p.addressable_shards[0].data for p in parts)
+            out = self.assemble(parts)
         tick.step(out)
         tick.finish()
         return out
@@ -542,8 +580,14 @@ def _programs(spec: MLPSpec, plan: Plan, params, x) -> _Programs:
                            lambda: _build_programs(spec, plan, params, x))
 
 
-def _both(fn, off: tuple, diagonal: tuple):
-    """fn compiled for a tile off the diagonal (arguments `off`) and a diagonal one."""
+def _both(plan: Plan, fn, off: tuple, diagonal: tuple):
+    """fn for a tile off the diagonal (arguments `off`) and a diagonal one: compiled, or with
+    plan.host a host step (the same function on NumPy views of its arguments' buffers)."""
+    if plan.host:
+        def host(*args):
+            return fn(*jax.tree.map(np.asarray, args), ops=HOST_OPS)
+
+        return host, host
     return (jax.jit(fn).lower(*off).compile(), jax.jit(fn).lower(*diagonal).compile())
 
 
@@ -566,17 +610,19 @@ def _build_programs(spec: MLPSpec, plan: Plan, params, x) -> _Programs:
     passes = partial(_block_passes, spec, plan)
     progs.passes = jax.jit(passes).lower(params, xp, index).compile()
     f = shape(jax.eval_shape(passes, params, xp, index))
-    progs.stored = _both(partial(_stored_tile, spec, plan), (f, f), (f,))
+    progs.stored = _both(plan, partial(_stored_tile, spec, plan), (f, f), (f,))
     tile = _sds(jax.ShapeDtypeStruct((T, T), x.dtype), rep)
     for m in plan.streamed_layers:
         progs.groups[m] = _chunk_slicer(plan, m, params)[0]
-        progs.factors[m] = _both(partial(_factor_tile, spec, m), (f, f), (f,))
+        progs.factors[m] = _both(plan, partial(_factor_tile, spec, m), (f, f), (f,))
         feat = partial(_chunk_features, spec, plan, m)
         args = (params, f[0][m - 1], f[1][m + 1], index)
         progs.features[m] = jax.jit(feat).lower(*args).compile()
         a, d = (_sds(s, split) for s in jax.eval_shape(feat, *args))
-        progs.chunk_tile[m] = _both(partial(_chunk_tile, spec, plan, m),
+        progs.chunk_tile[m] = _both(plan, partial(_chunk_tile, spec, plan, m),
                                     (tile, tile, tile, a, d, a, d), (tile, tile, tile, a, d))
+    if plan.host:
+        return progs
     single = jax.ShapeDtypeStruct((T, T), x.dtype)
     progs.assemble = tiles.assemble.lower((single,) * tiles.upper_count(plan.tiles),
                                           n=plan.samples).compile()

@@ -27,6 +27,7 @@ backend.configure()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 TILE_CPU = 512
 TILE_GPU = 2048
@@ -94,23 +95,40 @@ class Ticker:
             self.progress(self.done, self.total)
 
 
+def _mirrored(tiles: tuple):
+    """(i, j, block) for every block of the t × t tiling, from the upper tiles (in the order of
+    `upper`): a block below the diagonal is its mirror's transpose, and a diagonal tile is averaged
+    with its transpose, so the matrix is exactly symmetric (its two halves differ only by the
+    summation order inside one product)."""
+    t = math.isqrt(8 * len(tiles) + 1) // 2
+    index = {ij: k for k, ij in enumerate(upper(t))}
+    for i in range(t):
+        for j in range(t):
+            if j < i:
+                yield i, j, tiles[index[j, i]].T
+            elif j == i:
+                d = tiles[index[i, i]]
+                yield i, j, (d + d.T) * 0.5
+            else:
+                yield i, j, tiles[index[i, j]]
+
+
 @partial(jax.jit, static_argnames=("n",))
 def assemble(tiles: tuple, n: int):
     """The n × n matrix from its upper tiles (in the order of `upper`), mirrored below the
-    diagonal; a diagonal tile is averaged with its transpose, so the result is exactly
-    symmetric (its two halves differ only by the summation order inside one product)."""
+    diagonal (see `_mirrored`)."""
     t = math.isqrt(8 * len(tiles) + 1) // 2
-    index = {ij: k for k, ij in enumerate(upper(t))}
-    rows = []
-    for i in range(t):
-        row = []
-        for j in range(t):
-            if j < i:
-                row.append(tiles[index[j, i]].T)
-            elif j == i:
-                d = tiles[index[i, i]]
-                row.append((d + d.T) * 0.5)
-            else:
-                row.append(tiles[index[i, j]])
-        rows.append(jnp.concatenate(row, axis=1))
+    blocks = list(_mirrored(tiles))
+    rows = [jnp.concatenate([b for _, _, b in blocks[i * t:(i + 1) * t]], axis=1) for i in range(t)]
     return jnp.concatenate(rows, axis=0)[:n, :n]
+
+
+def assemble_host(tiles: tuple, n: int) -> np.ndarray:
+    """`assemble` of NumPy tiles on the host, each block written in place: the matrix and the
+    tiles, no copy of either."""
+    size = tiles[0].shape[0]
+    out = np.empty((n, n), tiles[0].dtype)
+    for i, j, block in _mirrored(tiles):
+        rows, cols = slice(i * size, min(n, (i + 1) * size)), slice(j * size, min(n, (j + 1) * size))
+        out[rows, cols] = block[: rows.stop - rows.start, : cols.stop - cols.start]
+    return out

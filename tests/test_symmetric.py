@@ -78,6 +78,28 @@ def test_layerwise_by_tiles_equals_the_whole_computation(net, samples, tile):
         assert _rel(tiled, whole) < ROUND
 
 
+@pytest.mark.parametrize("net,samples,tile,dtype", [
+    ("stored", 9, 4, "float64"),  # two outputs: Δ_l of rows × 2 × n_l
+    ("streamed", 11, 3, "float64"),
+    ("streamed", 11, 3, "float32"),
+])
+def test_host_blas_tiles_equal_xla_tiles(monkeypatch, net, samples, tile, dtype):
+    """On one CPU device the tile products run on the host's BLAS (syrk on the diagonal); every
+    other platform runs them in XLA. The two give the same kernel to the dtype's round-off."""
+    spec = mlp.MLPSpec(NETS[net], "cos", 1.3, "ntk", 1.2, 0.3)
+    x = data.sphere_points(samples, spec.widths[0], 1).astype(dtype)
+    p = mlp.init(spec, 0, dtype)
+    chunk = 4 if net == "streamed" else None
+    host = ntk.layerwise_ntk(spec, p, x, chunk=chunk, tile=tile)
+    assert ntk.choose_plan(spec, samples, x.dtype, chunk, tile=tile).host
+    monkeypatch.setattr(ntk, "host_products", lambda devices: False)
+    assert not ntk.choose_plan(spec, samples, x.dtype, chunk, tile=tile).host
+    on_xla = ntk.layerwise_ntk(spec, p, x, chunk=chunk, tile=tile)
+    assert host.dtype == on_xla.dtype == np.dtype(dtype)
+    assert np.array_equal(np.asarray(host), np.asarray(host).T)
+    assert _rel(host, on_xla) < (ROUND if dtype == "float64" else 1e-5)
+
+
 def test_progress_is_reported_per_tile_and_chunk_group():
     x = data.sphere_points(11, 5, 2)
     calls = []
