@@ -150,8 +150,10 @@ def memory_estimate(spec: MLPSpec, plan: Plan, dtype) -> int:
     on_host = jax.default_backend() == "cpu"  # simulated CPU devices share the host's memory
     total += distributed.local_devices(plan.devices) * per_device if on_host else per_device
     square = plan.samples * plan.samples * item
+    # the tiles and the matrix they are written into (on the host, then its copy as an XLA array)
     assembled = (spec.parameter_count * item
-                 + (distributed.local_devices(plan.devices) if on_host else 1) * upper + square)
+                 + (distributed.local_devices(plan.devices) if on_host else 1) * upper
+                 + (2 if plan.host else 1) * square)
     eigen = square + plan.samples * plan.samples * 8  # the float64 copy the eigensolver works on
     return int(max(total, assembled, eigen))
 

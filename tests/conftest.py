@@ -1,7 +1,7 @@
 """Shared fixtures and helpers. JAX compile time dominates small tests: keep sizes small and
 shared.
 
-The compile cache and the user's data folder live in a temporary folder made for this test
+The compile cache and the user's data folder live in temporary folders made for this test
 session (and removed after it), so a warm developer machine and a cold CI run the same code
 paths and no test writes into the user's home. Subprocesses inherit the variables."""
 
@@ -16,8 +16,23 @@ from dataclasses import dataclass
 
 import pytest
 
+# The compile cache is shared by this session's pytest-xdist workers (they inherit the variable
+# from the process that starts them), so a program one worker compiled is not compiled again by
+# the other; each process keeps its own data folder, since tests write there.
+# XLA's backend at optimisation level 0: the suite's programs are small and compiled once each, so
+# compiling them costs more than running them (test_models and test_symmetric: 47 s against 60 s
+# at the default level). Results are the same IEEE arithmetic; benchmarks and `ntk` itself keep
+# the default. Appended, so flags a developer sets still apply.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_backend_optimization_level=0").strip()
+
+_SHARED = os.environ.get("NTK_TEST_CACHE")
+if _SHARED is None:
+    _SHARED = os.environ["NTK_TEST_CACHE"] = tempfile.mkdtemp(prefix="ntk-tests-cache-")
+    atexit.register(shutil.rmtree, _SHARED, ignore_errors=True)
 _SESSION = tempfile.mkdtemp(prefix="ntk-tests-")
-os.environ["XDG_CACHE_HOME"] = os.path.join(_SESSION, "cache")
+os.environ["XDG_CACHE_HOME"] = _SHARED
 os.environ["XDG_DATA_HOME"] = os.path.join(_SESSION, "data")
 atexit.register(shutil.rmtree, _SESSION, ignore_errors=True)
 

@@ -225,7 +225,8 @@ SHARDED = textwrap.dedent("""
 
 
 def test_sharded_over_four_devices_equals_one_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
+           + " --xla_force_host_platform_device_count=4",
            "NTK_NO_COMPILE_CACHE": "1"}
     done = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True,
                           timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
