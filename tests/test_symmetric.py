@@ -37,16 +37,23 @@ def test_tiles_are_equal_and_at_most_the_target(n):
     assert tiles.tile_size(n, "gpu") <= tiles.TILE_GPU
 
 
-def test_assemble_mirrors_the_upper_tiles():
+@pytest.mark.parametrize("assemble", [tiles.assemble, tiles.assemble_host])
+def test_assemble_mirrors_the_upper_tiles(assemble):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((7, 5))
     K = a @ a.T
     T, t = 3, 3  # 7 rows padded to 9
     P = np.zeros((9, 9))
     P[:7, :7] = K
+    P[3:6, 3:6] += 1e-3 * rng.standard_normal((3, 3))  # an unsymmetric diagonal tile: averaged
     parts = tuple(P[i * T:(i + 1) * T, j * T:(j + 1) * T] for i, j in tiles.upper(t))
-    out = np.asarray(tiles.assemble(parts, n=7))
-    assert np.array_equal(out, out.T) and _rel(out, K) < 1e-15
+    out = np.asarray(assemble(parts, n=7))
+    assert out.shape == (7, 7) and np.array_equal(out, out.T)
+    mid = P[3:6, 3:6]
+    assert np.array_equal(out[3:6, 3:6], (mid + mid.T) * 0.5)
+    off = np.ones((7, 7), bool)
+    off[3:6, 3:6] = False
+    assert _rel(out[off], K[off]) < 1e-15
 
 
 # --- the layer-wise empirical NTK ----------------------------------------------------------------
