@@ -11,8 +11,9 @@ chunk by chunk, and the chunks are spread over every local device with `shard_ma
 device at a time, the products summed). Memory is O(N² + N·chunk) per wide layer, whatever its width.
 
 K is symmetric, so it is computed by tiles of rows × columns and only the tiles on or above the
-diagonal are formed (engine/tiles.py), each one call of a compiled program: progress is reported,
-and a cancel takes effect, between tiles (docs/engine.md#tiled-kernels).
+diagonal are formed (engine/tiles.py), each one call of a compiled program (on one CPU device,
+of the host's BLAS: `host_products`): progress is reported, and a cancel takes effect, between
+tiles (docs/engine.md#tiled-kernels).
 
 Output width k > 1 is handled with the usual trace over outputs: K = Σ_k K_k.
 
@@ -109,8 +110,8 @@ def make_plan(spec: MLPSpec, samples: int, chunk: int, devices: int, dtype,
 def host_products(devices: int) -> bool:
     """Whether the kernel's tile products run on the host's BLAS (NumPy, on zero-copy views of
     XLA's buffers) rather than inside XLA: on the CPU backend with one device in one process.
-    There XLA's float64 matrix product runs at about 0.7 of OpenBLAS's rate and has no symmetric
-    product, while BLAS forms a diagonal tile a aᵀ by syrk at half a product's cost
+    There XLA's float64 matrix product ran at 0.3–0.7 of OpenBLAS's rate on the CPUs measured
+    and has no symmetric product, while BLAS forms a diagonal tile a aᵀ by syrk at half a product's cost
     (docs/engine.md#tiled-kernels). Several devices, or processes, keep the sharded XLA path."""
     return jax.default_backend() == "cpu" and devices == 1 and jax.process_count() == 1
 
