@@ -12,6 +12,7 @@ wide products, without the activation.
 
     scripts/bench symmetric                          # N = 1000 and 4000
     scripts/bench symmetric --samples 1000 4000 --scale   # and the N = 10,000 scale run
+    scripts/bench symmetric --samples 4000 --profile      # and where one kernel's time goes
 
 --scale adds the N = 10,000, n₁ = 80,000 run as a fresh `ntk kernel --json` process under a
 4 GiB budget (NTK_MEMORY_BUDGET), with its timings and peak resident memory (getrusage).
@@ -28,6 +29,13 @@ import sys
 import time
 
 from benchkit import machine, save
+
+
+def seed000_spec(width: int):
+    """Seed 000's network with a hidden layer of `width`: n₀ = 400, n₂ = 400, cos, one output."""
+    from engine.mlp import MLPSpec
+
+    return MLPSpec((400, width, 400, 1), "cos", 1.0, "ntk", 1.0, 0.0)
 
 
 def gram_seconds(n: int, width: int, repeats: int) -> float:
@@ -88,10 +96,9 @@ def xla_gram_seconds(n: int, width: int, repeats: int) -> float:
 
 def kernel_seconds(n: int, width: int, repeats: int) -> dict:
     from engine import data
-    from engine.mlp import MLPSpec
     from engine.ntk import empirical_kernel
 
-    spec = MLPSpec((400, width, 400, 1), "cos", 1.0, "ntk", 1.0, 0.0)
+    spec = seed000_spec(width)
     x = data.sphere_points(n, 400, 0)
     runs = [empirical_kernel(spec, x) for _ in range(repeats)]
     best = min(runs, key=lambda r: r.kernel_s)
@@ -100,6 +107,45 @@ def kernel_seconds(n: int, width: int, repeats: int) -> dict:
             "chunk": best.plan.chunk, "streamed_layers": best.plan.streamed_layers,
             "lambda_min": best.spectrum.lambda_min, "memory_estimate_gib":
             best.memory_estimate / 1024**3}
+
+
+def profile(n: int, width: int) -> dict:
+    """Seconds per kind of step of one kernel (the passes, the narrow tiles, each chunk's features,
+    the chunk tiles off and on the diagonal), each step waited for as it runs."""
+    import collections
+
+    import jax
+
+    from engine import data, mlp, ntk
+
+    spec = seed000_spec(width)
+    x = jax.numpy.asarray(data.sphere_points(n, 400, 0))
+    plan = ntk.choose_plan(spec, n, x.dtype)
+    params = mlp.init(spec, 0)
+    progs = ntk._programs(spec, plan, params, x)
+    spent = collections.Counter()
+
+    def timed(name, step):
+        def run(*args):
+            start = time.perf_counter()
+            out = jax.block_until_ready(step(*args))
+            spent[name] += time.perf_counter() - start
+            return out
+        return run
+
+    pair = lambda name, steps: tuple(timed(f"{name} ({where})", s)  # noqa: E731
+                                     for where, s in zip(("off diagonal", "diagonal"), steps))
+    progs.passes = timed("passes", progs.passes)
+    progs.stored = pair("narrow tiles", progs.stored)
+    for m in progs.groups:
+        progs.factors[m] = pair("narrow tiles", progs.factors[m])
+        progs.features[m] = timed("chunk features", progs.features[m])
+        progs.chunk_tile[m] = pair("chunk tiles", progs.chunk_tile[m])
+    start = time.perf_counter()
+    jax.block_until_ready(progs.run(params, x))
+    total = time.perf_counter() - start
+    return {"total_s": total, **{k: round(v, 3) for k, v in spent.items()},
+            "rest_s": total - sum(spent.values())}
 
 
 def scale_run(samples: int, n1: int, budget_gib: float) -> dict:
@@ -126,6 +172,8 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--scale", action="store_true", help="also the N = 10,000 scale run")
     ap.add_argument("--budget-gib", type=float, default=4.0)
+    ap.add_argument("--profile", action="store_true",
+                    help="also the seconds per kind of step of one kernel at each N")
     args = ap.parse_args(argv)
     load = os.getloadavg()[0]
     rows = []
@@ -144,6 +192,10 @@ def main(argv=None) -> None:
               f" BLAS floor {row['floor_ratio']:.2f})"
               f"  (tile {k['tile']} × {k['tiles']}, chunk {k['chunk']}, "
               f"compile {k['compile_s']:.1f} s, eigenvalues {k['spectrum_s']:.2f} s)", flush=True)
+        if args.profile:
+            row["profile"] = profile(n, width)
+            print("    steps:", ", ".join(f"{k} {v:.2f} s" for k, v in row["profile"].items()),
+                  flush=True)
     result = {"rows": rows, "load_average_at_start": load,
               "machine": machine()}
     if args.scale:
