@@ -111,8 +111,9 @@ def host_products(devices: int) -> bool:
     """Whether the kernel's tile products run on the host's BLAS (NumPy, on zero-copy views of
     XLA's buffers) rather than inside XLA: on the CPU backend with one device in one process.
     There XLA's float64 matrix product ran at 0.3–0.7 of OpenBLAS's rate on the CPUs measured
-    and has no symmetric product, while BLAS forms a diagonal tile a aᵀ by syrk at half a product's cost
-    (docs/engine.md#tiled-kernels). Several devices, or processes, keep the sharded XLA path."""
+    and has no symmetric product, while BLAS forms a diagonal tile a aᵀ by syrk at half a
+    product's cost (docs/engine.md#tiled-kernels). Several devices, or processes, keep the sharded
+    XLA path."""
     return jax.default_backend() == "cpu" and devices == 1 and jax.process_count() == 1
 
 

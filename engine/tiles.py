@@ -129,6 +129,6 @@ def assemble_host(tiles: tuple, n: int) -> np.ndarray:
     size = tiles[0].shape[0]
     out = np.empty((n, n), tiles[0].dtype)
     for i, j, block in _mirrored(tiles):
-        rows, cols = slice(i * size, min(n, (i + 1) * size)), slice(j * size, min(n, (j + 1) * size))
-        out[rows, cols] = block[: rows.stop - rows.start, : cols.stop - cols.start]
+        r, c = min(n, (i + 1) * size) - i * size, min(n, (j + 1) * size) - j * size  # padding off
+        out[i * size:i * size + r, j * size:j * size + c] = block[:r, :c]
     return out

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 
 import pytest
 
-# The compile cache is shared by this session's pytest-xdist workers (they inherit the variable
-# from the process that starts them), so a program one worker compiled is not compiled again by
-# the other; each process keeps its own data folder, since tests write there.
 # XLA's backend at optimisation level 0: the suite's programs are small and compiled once each, so
 # compiling them costs more than running them (test_models and test_symmetric: 47 s against 60 s
 # at the default level). Results are the same IEEE arithmetic; benchmarks and `ntk` itself keep
@@ -27,6 +24,9 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_backend_optimization_level=0").strip()
 
+# The compile cache is shared by this session's pytest-xdist workers (they inherit the variable
+# from the process that starts them), so a program one worker compiled is not compiled again by
+# the other; each process keeps its own data folder, since tests write there.
 _SHARED = os.environ.get("NTK_TEST_CACHE")
 if _SHARED is None:
     _SHARED = os.environ["NTK_TEST_CACHE"] = tempfile.mkdtemp(prefix="ntk-tests-cache-")
