@@ -211,9 +211,9 @@ def _largest_fitting_chunk(spec, samples, n_dev, dtype, available, tile=None):
 #   4. the upper tiles mirrored into the N × N matrix.
 # Every step is one call, so progress is reported and a cancel takes effect between tiles.
 
-def _act_fns(spec: MLPSpec):
-    act, s = spec.act, spec.scale
-    return (lambda t: act.apply(t, s)), (lambda t: act.derivative(t, s))
+def _act_pair(spec: MLPSpec):
+    """t ↦ (φ(s·t), d/dt φ(s·t)): where a layer needs one of the two, XLA drops the other."""
+    return lambda t: spec.act.apply_and_derivative(t, spec.scale)
 
 
 def _chunk_slicer(plan: Plan, m: int, params):
@@ -278,7 +278,7 @@ def _chunk_pre(spec, m, chunk, i, a_prev, delta_next):
 
 def _stream_forward(spec, plan, m, params, a_prev):
     """h_{m+1} (without its bias) = c_w Σ_chunks φ(h_m[:, chunk]) W_{m+1}[:, chunk]ᵀ."""
-    phi, _ = _act_fns(spec)
+    act = _act_pair(spec)
     cwn, _ = spec.forward_factors(m + 1)
     groups, chunk = _chunk_slicer(plan, m, params)
     n_next = params[m]["W"].shape[0]
@@ -286,7 +286,7 @@ def _stream_forward(spec, plan, m, params, a_prev):
     def local(device, a_prev):
         def step(acc, g):
             h, msk, _, wn, _ = _chunk_pre(spec, m, chunk, g * plan.devices + device, a_prev, None)
-            return acc + cwn * _mm(phi(h) * msk, wn.T), None
+            return acc + cwn * _mm(act(h)[0] * msk, wn.T), None
 
         acc0 = _first_device_only(plan, device, jnp.zeros((a_prev.shape[0], n_next), a_prev.dtype))
         return lax.scan(step, acc0, jnp.arange(groups))[0]
@@ -296,7 +296,7 @@ def _stream_forward(spec, plan, m, params, a_prev):
 
 def _stream_back(spec, plan, m, params, a_prev, delta_next):
     """Δ_m c_w W_m summed over the chunks of streamed layer m: the signal into layer m − 1."""
-    _, dphi = _act_fns(spec)
+    act = _act_pair(spec)
     cw, _ = spec.forward_factors(m)
     groups, chunk = _chunk_slicer(plan, m, params)
     N, k = delta_next.shape[:2]
@@ -305,7 +305,7 @@ def _stream_back(spec, plan, m, params, a_prev, delta_next):
         def step(back, g):
             h, msk, w, _, up = _chunk_pre(spec, m, chunk, g * plan.devices + device, a_prev,
                                           delta_next)
-            d = up * (dphi(h) * msk)[:, None, :]
+            d = up * (act(h)[1] * msk)[:, None, :]
             return back + jnp.einsum("ikc,cp->ikp", d, cw * w, precision=_HI), None
 
         back0 = _first_device_only(plan, device, jnp.zeros((N, k, a_prev.shape[1]), a_prev.dtype))
@@ -319,8 +319,8 @@ def _passes(spec: MLPSpec, plan: Plan, params, x):
     A_0 = x; {l: Δ_l} (rows × k × n_l) for the stored layers l ≤ L), what every tile is made of.
     A streamed layer's activations are summed over its chunks and never stored."""
     L = spec.depth
-    phi, dphi = _act_fns(spec)
-    H, A = {}, {0: x}
+    act = _act_pair(spec)
+    S, A = {}, {0: x}  # S_l = φ'(h_l), kept from the forward pass for the backward one
     for l in range(1, L + 1):
         if plan.streamed[l - 1]:
             continue
@@ -331,9 +331,8 @@ def _passes(spec: MLPSpec, plan: Plan, params, x):
                 h = h + cb * params[l - 1]["b"]
         else:
             h = mlp.layer_pre(spec, l, params[l - 1], A[l - 1])
-        H[l] = h
         if l < L:
-            A[l] = phi(h)
+            A[l], S[l] = act(h)
 
     N, k = x.shape[0], spec.outputs
     delta = jnp.broadcast_to(jnp.eye(k, dtype=x.dtype), (N, k, k))  # Δ_L = ∂f/∂h_L
@@ -345,13 +344,13 @@ def _passes(spec: MLPSpec, plan: Plan, params, x):
             m = l - 1
             if m < 2:
                 break
-            delta = _stream_back(spec, plan, m, params, A[m - 1], delta) * dphi(H[m - 1])[:, None, :]
+            delta = _stream_back(spec, plan, m, params, A[m - 1], delta) * S[m - 1][:, None, :]
             l = m - 1
             continue
         if l >= 2:
             cw, _ = spec.forward_factors(l)
             delta = jnp.einsum("ikn,np->ikp", delta, cw * params[l - 1]["W"], precision=_HI)
-            delta = delta * dphi(H[l - 1])[:, None, :]
+            delta = delta * S[l - 1][:, None, :]
         l -= 1
     return A, D
 
@@ -431,14 +430,15 @@ def _factor_tile(spec: MLPSpec, m: int, fi, fj=None, ops: _Ops = XLA_OPS):
 def _chunk_features(spec: MLPSpec, plan: Plan, m: int, params, a_prev, delta_next, group):
     """For a block of rows and each device's chunk of group `group`: a = φ(h_m[:, chunk]) and
     Δ_m[:, :, chunk] flattened to rows × k·c, stacked over devices (devices × rows × …)."""
-    phi, dphi = _act_fns(spec)
+    act = _act_pair(spec)
     _, chunk = _chunk_slicer(plan, m, params)
 
     def local(device, a_prev, delta_next, group):
         h, msk, _, _, up = _chunk_pre(spec, m, chunk, group * plan.devices + device, a_prev,
                                       delta_next)
-        d = up * (dphi(h) * msk)[:, None, :]
-        return (phi(h) * msk)[None], d.reshape(d.shape[0], -1)[None]
+        a, slope = act(h)
+        d = up * (slope * msk)[:, None, :]
+        return (a * msk)[None], d.reshape(d.shape[0], -1)[None]
 
     if plan.devices == 1:
         return local(0, a_prev, delta_next, group)

@@ -198,3 +198,50 @@ def test_duals_are_declared_together():
         Activation("half", jnp.tanh, jnp.tanh, "monotonic", dual=dual)
     with pytest.raises(ValueError, match="dual_derivative"):  # E[φ'φ'] without a φ'
         Activation("step", jnp.sign, None, "monotonic", dual=dual, dual_derivative=dual)
+
+
+def _ulps(got, want):
+    """|got − want| in units of the last place of want (of 1 where |want| < 1: an absolute ulp
+    there, since the kernel sums these values with others of order one)."""
+    return np.abs(got - want) / np.spacing(np.maximum(np.abs(want), 1.0))
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e5])
+def test_sincos_is_libm_to_an_ulp_or_two(scale):
+    """The shared-reduction sin and cos against NumPy's (the C library's, correctly rounded to
+    within its own half ulp): 1 ulp up to |t| ≈ 30·4, 2 ulp up to 1e5·4, as the docstring says."""
+    from engine.activations import sincos
+
+    t = np.random.default_rng(int(scale)).standard_normal(200_000) * scale
+    t = np.concatenate([t, np.arange(-40, 41) * (np.pi / 2), [0.0, -0.0, 1e-300]])
+    s, c = (np.asarray(v) for v in jax.jit(sincos)(jnp.asarray(t)))
+    bound = 1.0 if scale <= 30 else 2.0
+    assert _ulps(s, np.sin(t)).max() <= bound and _ulps(c, np.cos(t)).max() <= bound
+    assert s[-3] == s[-2] == 0.0 and s[-1] == 1e-300 and c[-3] == c[-1] == 1.0
+
+
+def test_sincos_leaves_the_rest_to_xla():
+    """float32, arguments beyond the reduction's exact range, inf and nan: jnp.sin and jnp.cos
+    themselves, bit for bit."""
+    from engine.activations import SINCOS_LIMIT, sincos
+
+    f = jax.jit(sincos)
+    for t in (np.linspace(-20, 20, 101, dtype=np.float32),
+              np.array([0.5, 2 * SINCOS_LIMIT, -3.0]), np.array([1.0, np.inf]),
+              np.array([np.nan, 2.0])):
+        s, c = f(jnp.asarray(t))
+        assert s.dtype == t.dtype
+        np.testing.assert_array_equal(s, jnp.sin(t))
+        np.testing.assert_array_equal(c, jnp.cos(t))
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if get(n).has_derivative])
+def test_apply_and_derivative_are_the_two_apart(name):
+    """What the layer-wise kernel evaluates: φ and φ' at once, equal to `apply` and `derivative`
+    (to an ulp where the activation shares their work: sin and cos)."""
+    act, scale = get(name), 1.7
+    t = jnp.linspace(-9.0, 9.0, 2001)
+    value, slope = act.apply_and_derivative(t, scale)
+    ulp = 0 if act.pair is None else 1
+    assert _ulps(np.asarray(value), np.asarray(act.apply(t, scale))).max() <= ulp
+    assert _ulps(np.asarray(slope), np.asarray(act.derivative(t, scale))).max() <= ulp * scale
