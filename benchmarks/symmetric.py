@@ -209,4 +209,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from ntktui.start import with_huge_pages
+
+    with_huge_pages()  # the environment `ntk kernel` runs in
     main()

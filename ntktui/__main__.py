@@ -1,3 +1,3 @@
-from ntktui.cli import entry
+from ntktui.start import entry
 
 entry()

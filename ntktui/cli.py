@@ -178,6 +178,5 @@ def entry() -> None:
     """Console-script entry point."""
     raise SystemExit(main())
 
-
 if __name__ == "__main__":
     entry()

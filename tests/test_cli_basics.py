@@ -122,3 +122,32 @@ def test_ctrl_c_is_exit_130_with_one_line(ntk, monkeypatch):
     res = ntk("spectrum", "--width", "8")
     assert res.code == 130
     assert res.err.strip() == "ntk: interrupted"
+
+
+def test_huge_pages_environ(monkeypatch):
+    """The environment `ntk` starts itself again in: glibc's tunable added once to the others,
+    on Linux only."""
+    from engine.backend import HUGE_PAGES, huge_pages_environ
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    env = huge_pages_environ({"HOME": "/h"})
+    assert env == {"HOME": "/h", "GLIBC_TUNABLES": HUGE_PAGES}
+    assert huge_pages_environ(env) is None
+    other = huge_pages_environ({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})
+    assert other["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:" + HUGE_PAGES
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert huge_pages_environ({}) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's tunable")
+def test_ntk_starts_itself_again_with_huge_pages():
+    """The relaunch keeps the command line and the rest of the environment, and happens once."""
+    from engine.backend import HUGE_PAGES
+
+    code = ("import os, sys; from ntktui.start import with_huge_pages; print('start');"
+            "with_huge_pages(); print(os.environ['GLIBC_TUNABLES'], os.environ['NTK_PROBE'],"
+            "sys.argv[1:])")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "GLIBC_TUNABLES"}
+    out = subprocess.run([sys.executable, "-c", code, "a", "--b"], capture_output=True,
+                         text=True, env={**env, "NTK_PROBE": "kept"}, check=True).stdout.split()
+    assert out == ["start", "start", HUGE_PAGES, "kept", "['a',", "'--b']"]
