@@ -46,7 +46,8 @@ from engine.mlp import MLPSpec  # noqa: E402
 _HI = lax.Precision.HIGHEST  # float32 on GPUs would otherwise use TF32 and break the round-off floor
 _AXIS = "chunks"
 _INDEX = jnp.asarray(0).dtype  # the default integer (int64 with float64 on): a step's tile or group
-# Layers up to this width are stored whole; wider ones stream (halved until the memory fits).
+# Every layer is stored whole where memory allows; otherwise layers wider than this stream in
+# chunks of this size (halved until the memory fits).
 DEFAULT_CHUNK = 8192
 MIN_CHUNK = 64
 
@@ -192,6 +193,13 @@ def choose_plan(spec: MLPSpec, samples: int, dtype, chunk: int | None = None,
 
 
 def _largest_fitting_chunk(spec, samples, n_dev, dtype, available, tile=None):
+    """Every layer stored whole where that fits (each wide layer's activation and matrix product
+    then computed once, not again per chunk), else the largest of DEFAULT_CHUNK, DEFAULT_CHUNK/2,
+    … down to MIN_CHUNK that fits; None if none does."""
+    widest = max(spec.widths[1:-1], default=0)
+    if widest > DEFAULT_CHUNK and memory_estimate(
+            spec, make_plan(spec, samples, widest, n_dev, dtype, tile), dtype) <= available:
+        return widest
     c = DEFAULT_CHUNK
     while c >= MIN_CHUNK:
         if memory_estimate(spec, make_plan(spec, samples, c, n_dev, dtype, tile), dtype) <= available:
@@ -314,12 +322,14 @@ def _stream_back(spec, plan, m, params, a_prev, delta_next):
     return _over_devices(plan, local, a_prev, delta_next)
 
 
-def _passes(spec: MLPSpec, plan: Plan, params, x):
+def _passes(spec: MLPSpec, plan: Plan, params, x, ops=None):
     """Forward and backward passes of a block of rows: ({j: A_j} for the stored layers j < L,
     A_0 = x; {l: Δ_l} (rows × k × n_l) for the stored layers l ≤ L), what every tile is made of.
-    A streamed layer's activations are summed over its chunks and never stored."""
+    A streamed layer's activations are summed over its chunks and never stored (traced by XLA
+    only: host passes are for plans that stream nothing)."""
+    ops = ops or XLA_OPS
     L = spec.depth
-    act = _act_pair(spec)
+    act = ops.pair(spec)
     S, A = {}, {0: x}  # S_l = φ'(h_l), kept from the forward pass for the backward one
     for l in range(1, L + 1):
         if plan.streamed[l - 1]:
@@ -330,12 +340,15 @@ def _passes(spec: MLPSpec, plan: Plan, params, x):
             if "b" in params[l - 1]:
                 h = h + cb * params[l - 1]["b"]
         else:
-            h = mlp.layer_pre(spec, l, params[l - 1], A[l - 1])
+            cw, cb = spec.forward_factors(l)  # mlp.layer_pre, by ops' product
+            h = cw * ops.mm(A[l - 1], params[l - 1]["W"].T)
+            if "b" in params[l - 1]:
+                h = h + cb * params[l - 1]["b"]
         if l < L:
             A[l], S[l] = act(h)
 
     N, k = x.shape[0], spec.outputs
-    delta = jnp.broadcast_to(jnp.eye(k, dtype=x.dtype), (N, k, k))  # Δ_L = ∂f/∂h_L
+    delta = ops.xp.broadcast_to(ops.xp.eye(k, dtype=x.dtype), (N, k, k))  # Δ_L = ∂f/∂h_L
     D = {}
     l = L
     while l >= 1:
@@ -349,8 +362,7 @@ def _passes(spec: MLPSpec, plan: Plan, params, x):
             continue
         if l >= 2:
             cw, _ = spec.forward_factors(l)
-            delta = jnp.einsum("ikn,np->ikp", delta, cw * params[l - 1]["W"], precision=_HI)
-            delta = delta * S[l - 1][:, None, :]
+            delta = ops.mm(delta, cw * params[l - 1]["W"]) * S[l - 1][:, None, :]
         l -= 1
     return A, D
 
@@ -358,6 +370,14 @@ def _passes(spec: MLPSpec, plan: Plan, params, x):
 def _block_passes(spec: MLPSpec, plan: Plan, params, x, i):
     """`_passes` of the i-th tile's rows of x (padded to whole tiles)."""
     return _passes(spec, plan, params, lax.dynamic_slice_in_dim(x, i * plan.tile, plan.tile))
+
+
+def _host_block_passes(spec: MLPSpec, plan: Plan, params, x, i):
+    """`_block_passes` on the host: its matrix products by the host's BLAS, φ and φ' by XLA, on
+    NumPy views of the arguments' buffers."""
+    params, x = jax.tree.map(np.asarray, (params, x))
+    i = int(i)
+    return _passes(spec, plan, params, x[i * plan.tile:(i + 1) * plan.tile], HOST_OPS)
 
 
 def _cross(a, b=None):
@@ -382,18 +402,47 @@ def _host_cross(a, b=None):
     return a @ (a if b is None else b.reshape(b.shape[0], -1)).T
 
 
+def _xla_mm(a, b):
+    """a b for a (…, n) and b (n, p): one matrix product over all of a's leading axes."""
+    return jnp.einsum("...n,np->...p", a, b, precision=_HI)
+
+
+def _host_mm(a, b):
+    """`_xla_mm` by the host's BLAS (one call, not one per leading index)."""
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
+
+def _pair_program(spec: MLPSpec, t):
+    """`_act_pair` compiled ahead of time for t's shape (`_build_programs` asks for every shape
+    the host passes will, so none compiles while the kernel runs)."""
+    return compiled.program(("ntk.pair", spec), jax.jit(_act_pair(spec)), _sds(t))
+
+
+def _host_pair(spec: MLPSpec):
+    """`_act_pair` compiled, for NumPy arrays: XLA's φ and φ' (vectorised, sin and cos at once)
+    read the host's array and give NumPy views of their results."""
+    return lambda t: tuple(np.asarray(v) for v in _pair_program(spec, t)(t))
+
+
 @dataclass(frozen=True)
 class _Ops:
-    """What a tile's formula needs from an array library: its products and a zero tile. The
-    formulas below are written once and run either traced by XLA (compiled, on any device) or on
-    the host on NumPy views of XLA's buffers (Plan.host)."""
+    """What the passes' and the tiles' formulas need from an array library: its module (zeros,
+    eye), products (`cross`: a bᵀ of blocks of rows; `mm`: a b) and the activation's (φ, φ')
+    for a network. The formulas are written once and run either traced by XLA (compiled, on any
+    device) or on the host on NumPy views of XLA's buffers (Plan.host)."""
 
+    xp: object
     cross: object
-    zeros: object
+    mm: object
+    pair: object
+
+    @property
+    def zeros(self):
+        return self.xp.zeros
 
 
-XLA_OPS = _Ops(_cross, jnp.zeros)
-HOST_OPS = _Ops(_host_cross, np.zeros)
+XLA_OPS = _Ops(jnp, _cross, _xla_mm, _act_pair)
+HOST_OPS = _Ops(np, _host_cross, _host_mm, _host_pair)
 
 
 def _stored_tile(spec: MLPSpec, plan: Plan, fi, fj=None, ops: _Ops = XLA_OPS):
@@ -612,7 +661,12 @@ def _build_programs(spec: MLPSpec, plan: Plan, params, x) -> _Programs:
     xp = _sds(jax.ShapeDtypeStruct((plan.padded, x.shape[1]), x.dtype), rep)
     index = _sds(jax.ShapeDtypeStruct((), _INDEX), rep)
     passes = partial(_block_passes, spec, plan)
-    progs.passes = jax.jit(passes).lower(params, xp, index).compile()
+    if plan.host and not plan.streamed_layers:
+        progs.passes = partial(_host_block_passes, spec, plan)
+        for n in spec.widths[1:-1]:
+            _pair_program(spec, jax.ShapeDtypeStruct((T, n), x.dtype))
+    else:
+        progs.passes = jax.jit(passes).lower(params, xp, index).compile()
     f = shape(jax.eval_shape(passes, params, xp, index))
     progs.stored = _both(plan, partial(_stored_tile, spec, plan), (f, f), (f,))
     tile = _sds(jax.ShapeDtypeStruct((T, T), x.dtype), rep)

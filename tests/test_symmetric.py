@@ -87,12 +87,14 @@ def test_layerwise_by_tiles_equals_the_whole_computation(net, samples, tile):
 
 @pytest.mark.parametrize("net,samples,tile,dtype", [
     ("stored", 9, 4, "float64"),  # two outputs: Δ_l of rows × 2 × n_l
+    ("stored", 9, 4, "float32"),
     ("streamed", 11, 3, "float64"),
     ("streamed", 11, 3, "float32"),
 ])
 def test_host_blas_tiles_equal_xla_tiles(monkeypatch, net, samples, tile, dtype):
-    """On one CPU device the tile products run on the host's BLAS (syrk on the diagonal); every
-    other platform runs them in XLA. The two give the same kernel to the dtype's round-off."""
+    """On one CPU device the tile products run on the host's BLAS (syrk on the diagonal), and
+    so do the passes' products where no layer streams; every other platform runs them in XLA.
+    The two give the same kernel to the dtype's round-off."""
     spec = mlp.MLPSpec(NETS[net], "cos", 1.3, "ntk", 1.2, 0.3)
     x = data.sphere_points(samples, spec.widths[0], 1).astype(dtype)
     p = mlp.init(spec, 0, dtype)
