@@ -163,7 +163,8 @@ def _sincos_reduced(t):
     w = z * z
     rs = _SIN[1] + z * (_SIN[2] + z * _SIN[3]) + z * w * (_SIN[4] + z * _SIN[5])
     s = r + z * r * (_SIN[0] + z * rs)
-    rc = z * (_COS[0] + z * (_COS[1] + z * _COS[2])) + w * w * (_COS[3] + z * (_COS[4] + z * _COS[5]))
+    rc = (z * (_COS[0] + z * (_COS[1] + z * _COS[2]))
+          + w * w * (_COS[3] + z * (_COS[4] + z * _COS[5])))
     half = 0.5 * z
     v = 1.0 - half
     c = v + (((1.0 - v) - half) + z * rc)  # 1 − z/2 + z·rc with the rounding of 1 − z/2 recovered

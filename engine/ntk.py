@@ -4,7 +4,8 @@ Layer-wise, never materialising the Jacobian: with Δ_l = ∂f/∂h_l and A_{l�
 
     K = Σ_l (Δ_l Δ_lᵀ) ⊙ (c_l · A_{l−1} A_{l−1}ᵀ + c_b).
 
-A hidden layer wider than the chunk is *streamed*: its neurons are visited in chunks, each chunk's
+Every layer is stored whole where memory allows. Otherwise a hidden layer wider than the chunk is
+*streamed*: its neurons are visited in chunks, each chunk's
 pre-activations recomputed from the stored input, so its N × n_l activations never exist at once.
 Both of its kernel terms (its own, through Δ_l, and the next layer's, through A_l) are accumulated
 chunk by chunk, and the chunks are spread over every local device with `shard_map` (one chunk per
@@ -12,8 +13,8 @@ device at a time, the products summed). Memory is O(N² + N·chunk) per wide lay
 
 K is symmetric, so it is computed by tiles of rows × columns and only the tiles on or above the
 diagonal are formed (engine/tiles.py), each one call of a compiled program (on one CPU device,
-of the host's BLAS: `host_products`): progress is reported, and a cancel takes effect, between
-tiles (docs/engine.md#tiled-kernels).
+of the host's BLAS, and so are the passes' products when nothing streams: `host_products`):
+progress is reported, and a cancel takes effect, between tiles (docs/engine.md#tiled-kernels).
 
 Output width k > 1 is handled with the usual trace over outputs: K = Σ_k K_k.
 
