@@ -550,12 +550,21 @@ class _Programs:
         return [p for p in out if isinstance(p, jax.stages.Compiled)]
 
     @property
+    def panels(self) -> bool:
+        """Host steps with nothing streamed: each block's passes are gathered into arrays of all
+        the rows, and the tiles right of a diagonal tile are formed by one product, a row panel
+        (BLAS runs one wide product faster than several narrow ones)."""
+        return self.plan.host and not self.groups
+
+    @property
     def steps(self) -> int:
-        """Steps `run` reports: one per block of passes, per tile, per chunk group's blocks and
-        tiles, and the assembly."""
+        """Steps `run` reports: one per block of passes, per tile (per diagonal tile and row
+        panel with `panels`), per chunk group's blocks and tiles, and the assembly."""
         if self.plan.fused:
             return 1
         t, u = self.plan.tiles, tiles.upper_count(self.plan.tiles)
+        if self.panels:
+            return t + t + (t - 1) + 1
         return t + u + sum(u + g * (t + u) for g in self.groups.values()) + 1
 
     def _put(self, a):
@@ -584,6 +593,8 @@ class _Programs:
             return prog[1](*args[0], *args[1](i)) if i == j else \
                 prog[0](*args[0], *args[1](i), *args[1](j))
 
+        if self.panels:
+            return self._assembled(self._panels(params, x, tick), pairs, tick)
         feats = []
         for i in range(t):
             feats.append(self.passes(params, x, self._index(i)))
@@ -609,17 +620,47 @@ class _Programs:
                     tick.step(K[i, j])
             factors = chunk = None  # freed before the next layer's (and the assembly's) memory
         del feats
+        return self._assembled(K, pairs, tick)
+
+    def _assembled(self, K: dict, pairs: list, tick):
+        """The N × N matrix from the upper tiles K (emptied), the last step."""
         parts = tuple(K.pop(ij) for ij in pairs)
-        if plan.host:
-            out = jnp.asarray(tiles.assemble_host(parts, N))
+        if self.plan.host:
+            out = jnp.asarray(tiles.assemble_host(parts, self.plan.samples))
             del parts
         else:
-            if plan.devices > 1:  # replicated: assemble device 0's copies on device 0 alone
+            if self.plan.devices > 1:  # replicated: assemble device 0's copies on device 0 alone
                 parts = tuple(p.addressable_shards[0].data for p in parts)
             out = self.assemble(parts)
         tick.step(out)
         tick.finish()
         return out
+
+    def _panels(self, params, x, tick) -> dict:
+        """The upper tiles of a stored network on the host (see `panels`): each block's passes
+        are copied into the arrays of all rows as soon as they are made."""
+        T, t = self.plan.tile, self.plan.tiles
+        rows = None
+        for i in range(t):
+            block = self.passes(params, x, i)
+            if rows is None:
+                rows = jax.tree.map(lambda a: np.empty((self.plan.padded, *a.shape[1:]), a.dtype),
+                                    block)
+            jax.tree.map(lambda whole, a: whole.__setitem__(slice(i * T, (i + 1) * T), a), rows,
+                         block)
+            del block
+            tick.finished()
+        K = {}
+        for i in range(t):
+            block = jax.tree.map(lambda a: a[i * T:(i + 1) * T], rows)
+            K[i, i] = self.stored[1](block)
+            tick.step(K[i, i])
+            if i + 1 < t:
+                panel = self.stored[0](block, jax.tree.map(lambda a: a[(i + 1) * T:], rows))
+                for j in range(i + 1, t):
+                    K[i, j] = panel[:, (j - i - 1) * T:(j - i) * T]
+                tick.step(panel)
+        return K
 
 
 def _sds(a, sharding=None):

@@ -120,6 +120,31 @@ def test_progress_is_reported_per_tile_and_chunk_group():
     assert calls == [(k, total) for k in range(total + 1)]
 
 
+def test_progress_of_row_panels_and_a_cancel_between_them():
+    """Nothing streamed on the host: a step per block of passes, per diagonal tile and per row
+    panel (the tiles right of one diagonal tile in one product), then the assembly; a cancel
+    raised at a step stops the kernel there."""
+    spec = mlp.MLPSpec(NETS["stored"], "cos", 1.3, "ntk", 1.2, 0.3)
+    x = data.sphere_points(11, 5, 2)
+    calls = []
+    ntk.layerwise_ntk(spec, mlp.init(spec, 0), x, tile=3,
+                      progress=lambda done, total: calls.append((done, total)))
+    t = 4  # 11 rows in tiles of 3
+    host = ntk.choose_plan(spec, 11, x.dtype, tile=3).host  # elsewhere a step per upper tile
+    total = t + t + (t - 1) + 1 if host else t + tiles.upper_count(t) + 1
+    assert calls == [(k, total) for k in range(total + 1)]
+
+    def progress(done, total):
+        calls.append(done)
+        if done == 6:
+            raise Stop
+
+    calls = []
+    with pytest.raises(Stop):
+        ntk.layerwise_ntk(spec, mlp.init(spec, 0), x, tile=3, progress=progress)
+    assert calls == [0, 1, 2, 3, 4, 5, 6]
+
+
 class Stop(Exception):
     pass
 
