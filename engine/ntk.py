@@ -341,10 +341,7 @@ def _passes(spec: MLPSpec, plan: Plan, params, x, ops=None):
             if "b" in params[l - 1]:
                 h = h + cb * params[l - 1]["b"]
         else:
-            cw, cb = spec.forward_factors(l)  # mlp.layer_pre, by ops' product
-            h = cw * ops.mm(A[l - 1], params[l - 1]["W"].T)
-            if "b" in params[l - 1]:
-                h = h + cb * params[l - 1]["b"]
+            h = ops.pre(A[l - 1], params[l - 1], *spec.forward_factors(l))
         if l < L:
             A[l], S[l] = act(h)
 
@@ -363,7 +360,7 @@ def _passes(spec: MLPSpec, plan: Plan, params, x, ops=None):
             continue
         if l >= 2:
             cw, _ = spec.forward_factors(l)
-            delta = ops.mm(delta, cw * params[l - 1]["W"]) * S[l - 1][:, None, :]
+            delta = ops.back(delta, params[l - 1]["W"], cw, S[l - 1])
         l -= 1
     return A, D
 
@@ -403,14 +400,32 @@ def _host_cross(a, b=None):
     return a @ (a if b is None else b.reshape(b.shape[0], -1)).T
 
 
-def _xla_mm(a, b):
-    """a b for a (…, n) and b (n, p): one matrix product over all of a's leading axes."""
-    return jnp.einsum("...n,np->...p", a, b, precision=_HI)
+def _xla_pre(a, layer: dict, cw, cb):
+    """h = c_w · a Wᵀ + c_b · b (mlp.layer_pre)."""
+    h = cw * _mm(a, layer["W"].T)
+    return h + cb * layer["b"] if "b" in layer else h
 
 
-def _host_mm(a, b):
-    """`_xla_mm` by the host's BLAS (one call, not one per leading index)."""
-    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+def _xla_back(delta, W, cw, slope):
+    """Δ_{l−1} = (Δ_l · c_w W_l) ⊙ φ'(h_{l−1}) for Δ_l of rows × k × n_l."""
+    return jnp.einsum("ikn,np->ikp", delta, cw * W, precision=_HI) * slope[:, None, :]
+
+
+def _host_pre(a, layer: dict, cw, cb):
+    """`_xla_pre` by the host's BLAS, scaled and shifted in place (one array, not three)."""
+    h = a @ layer["W"].T
+    h *= cw
+    if "b" in layer:
+        h += cb * layer["b"]
+    return h
+
+
+def _host_back(delta, W, cw, slope):
+    """`_xla_back` by the host's BLAS: one product over rows × k, scaled in place."""
+    d = (delta.reshape(-1, delta.shape[-1]) @ W).reshape(*delta.shape[:-1], W.shape[-1])
+    d *= cw
+    d *= slope[:, None, :]
+    return d
 
 
 def _pair_program(spec: MLPSpec, t):
@@ -428,13 +443,14 @@ def _host_pair(spec: MLPSpec):
 @dataclass(frozen=True)
 class _Ops:
     """What the passes' and the tiles' formulas need from an array library: its module (zeros,
-    eye), products (`cross`: a bᵀ of blocks of rows; `mm`: a b) and the activation's (φ, φ')
-    for a network. The formulas are written once and run either traced by XLA (compiled, on any
+    eye), products (`cross`: a bᵀ of blocks of rows; `pre` and `back`: a layer's forward and
+    backward step) and the activation's (φ, φ') for a network. The formulas are written once and run either traced by XLA (compiled, on any
     device) or on the host on NumPy views of XLA's buffers (Plan.host)."""
 
     xp: object
     cross: object
-    mm: object
+    pre: object
+    back: object
     pair: object
 
     @property
@@ -442,8 +458,8 @@ class _Ops:
         return self.xp.zeros
 
 
-XLA_OPS = _Ops(jnp, _cross, _xla_mm, _act_pair)
-HOST_OPS = _Ops(np, _host_cross, _host_mm, _host_pair)
+XLA_OPS = _Ops(jnp, _cross, _xla_pre, _xla_back, _act_pair)
+HOST_OPS = _Ops(np, _host_cross, _host_pre, _host_back, _host_pair)
 
 
 def _stored_tile(spec: MLPSpec, plan: Plan, fi, fj=None, ops: _Ops = XLA_OPS):
