@@ -162,7 +162,7 @@ def _joined(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
 def test_a_peer_killed_mid_run_ends_the_other_with_one_line():
-    timeout_s = 3
+    timeout_s = 1
     procs = _by_hand(["kernel", "--samples", "1500", "--hidden", "2048,2048", "--chunk", "256",
                       "--json"], timeout_s=timeout_s)
     try:

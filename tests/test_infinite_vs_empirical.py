@@ -30,9 +30,31 @@ def x():
     return data.sphere_points(N, N0, seed=3)
 
 
-def empirical_mean(x, name, depth, width, sigma_w, sigma_b, seeds=SEEDS, scale=1.0):
+@pytest.fixture(scope="module")
+def draws():
+    """draws(spec, seed) is mlp.init(spec, seed), kept for the next case that draws the same: the
+    draws depend only on the widths, the initial standard deviations and whether there are biases
+    (in the ntk parameterisation neither the activation nor σ_w, σ_b change them), and drawing
+    2048-wide layers costs more than their kernels. One set is kept at a time (270 MB)."""
+    kept: dict = {}
+
+    def get(spec, seed):
+        key = (spec.widths, spec.has_bias,
+               tuple(spec.init_factors(l) for l in range(1, spec.depth + 1)))
+        if key not in kept:
+            kept.clear()
+            kept[key] = {}
+        if seed not in kept[key]:
+            kept[key][seed] = mlp.init(spec, seed)
+        return kept[key][seed]
+
+    yield get
+    kept.clear()
+
+
+def empirical_mean(x, draws, name, depth, width, sigma_w, sigma_b, seeds=SEEDS, scale=1.0):
     spec = mlp.MLPSpec((N0, *[width] * (depth - 1), 1), name, scale, "ntk", sigma_w, sigma_b)
-    return np.mean([np.asarray(layerwise_ntk(spec, mlp.init(spec, s), x)) for s in range(seeds)],
+    return np.mean([np.asarray(layerwise_ntk(spec, draws(spec, s), x)) for s in range(seeds)],
                    axis=0)
 
 
@@ -52,10 +74,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, depth, sigma_w, sigma_b, scale", CASES)
-def test_wide_networks_average_to_the_infinite_width_ntk(x, name, depth, sigma_w, sigma_b, scale):
+def test_wide_networks_average_to_the_infinite_width_ntk(x, draws, name, depth, sigma_w, sigma_b,
+                                                        scale):
     assert inf.has_closed_form(activations.get(name)) == (name != "tanh")
     want = theta(x, name, depth, sigma_w, sigma_b, scale)
-    got = empirical_mean(x, name, depth, WIDTH, sigma_w, sigma_b, scale=scale)
+    got = empirical_mean(x, draws, name, depth, WIDTH, sigma_w, sigma_b, scale=scale)
     err = np.abs(got - want).max() / np.abs(want).max()
     assert err < TOL, f"{name} depth {depth}: {err:.4f}"
     wrong = theta(x, name, depth - 1, sigma_w, sigma_b, scale)

@@ -23,9 +23,11 @@ def _rel(a, b) -> float:
 
 
 def dense_jacobian_kernel(model: models.Model, x1, x2=None, full=False):
-    """The reference: the whole Jacobian by forward mode over the flattened parameters."""
+    """The reference: the whole Jacobian by forward mode over the flattened parameters (one
+    compiled program, not one per primitive as op by op)."""
     flat, unravel = ravel_pytree(model.params)
-    jac = lambda x: np.asarray(jax.jacfwd(lambda v: model.apply(jnp.asarray(x), unravel(v)))(flat))  # noqa: E731
+    jacobian = jax.jit(jax.jacfwd(lambda v, x: model.apply(x, unravel(v))))
+    jac = lambda x: np.asarray(jacobian(flat, jnp.asarray(x)))  # noqa: E731
     J1 = jac(x1)
     J2 = J1 if x2 is None else jac(x2)
     if full:
