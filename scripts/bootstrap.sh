@@ -27,15 +27,16 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   what="$ROOT[test${NTK_EXTRA:+,$NTK_EXTRA}]"
   # uv installs the same packages from the same index (or NTK_WHEELS) as pip in a tenth of the
   # time (a cold machine: 45 s -> 5 s); it reads no pip settings, so pip's folders of wheels are
-  # passed on. Where uv cannot be had (an NTK_WHEELS folder without it), pip installs as before.
+  # passed on. Where uv cannot be had (an NTK_WHEELS folder without it) or fails, pip installs
+  # as before.
   UV_FROM=()
   if [ -z "${NTK_WHEELS:-}" ]; then
     for links in ${PIP_FIND_LINKS:-}; do UV_FROM+=(--find-links "$links"); done
   fi
   if PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet "${PIP_FROM[@]}" uv \
-      >/dev/null 2>&1; then
-    "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" "${PIP_FROM[@]}" \
-      "${UV_FROM[@]}" -e "$what" >&2
+      >/dev/null 2>&1 && "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" \
+      "${PIP_FROM[@]}" "${UV_FROM[@]}" -e "$what" >&2; then
+    :
   else
     [ -n "${NTK_WHEELS:-}" ] || "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
     PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet "${PIP_FROM[@]}" -e "$what" >&2
