@@ -133,12 +133,12 @@ def profile(n: int, width: int) -> dict:
             return out
         return run
 
-    def pair(name, steps):  # a tile step's two programs: off the diagonal, on it
-        return tuple(timed(f"{name} ({where})", s)
-                     for where, s in zip(("off diagonal", "diagonal"), steps))
+    def pair(name, steps):  # a tile step's two programs: off the diagonal (a row panel), on it
+        off = "row panels" if progs.panels else "off diagonal"
+        return tuple(timed(f"{name} ({where})", s) for where, s in zip((off, "diagonal"), steps))
 
     progs.passes = timed("passes", progs.passes)
-    progs.stored = pair("narrow tiles", progs.stored)
+    progs.stored = pair("stored-layer tiles", progs.stored)
     for m in progs.groups:
         progs.factors[m] = pair("narrow tiles", progs.factors[m])
         progs.features[m] = timed("chunk features", progs.features[m])
