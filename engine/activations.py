@@ -189,10 +189,6 @@ def _cos_pair(t):
     return c, -s
 
 
-def _sin_pair(t):
-    return sincos(t)
-
-
 # Below this |t| the Taylor series of sinc and its derivative are exact to round-off in float64.
 _SINC_SMALL = 1e-4
 
@@ -390,7 +386,7 @@ BASE: dict[str, Activation] = {
         Activation("cos", jnp.cos, lambda t: -jnp.sin(t), "periodic",
                    dual=_cosh_dual, dual_derivative=_sinh_dual, pair=_cos_pair),
         Activation("sin", jnp.sin, jnp.cos, "periodic",
-                   dual=_sinh_dual, dual_derivative=_cosh_dual, pair=_sin_pair),
+                   dual=_sinh_dual, dual_derivative=_cosh_dual, pair=sincos),
         Activation("abs", jnp.abs, _sign, "abrelu", None, (0.0, 1.0), *_abrelu_duals(0.0, 1.0)),
         Activation("linear", _identity, _one, "abrelu", None, (1.0, 0.0), *_abrelu_duals(1.0, 0.0)),
         Activation("sign", _sign, None, "monotonic", 1, dual=_sign_dual),

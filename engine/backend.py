@@ -66,7 +66,6 @@ def _release_large_blocks() -> None:
         pass
 
 
-
 # glibc's tunable that has malloc advise the kernel to back its own mappings (every block of
 # LARGE_BLOCK or more, above) by transparent huge pages where the system leaves that to madvise.
 HUGE_PAGES = "glibc.malloc.hugetlb=1"

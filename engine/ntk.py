@@ -4,9 +4,9 @@ Layer-wise, never materialising the Jacobian: with Δ_l = ∂f/∂h_l and A_{l�
 
     K = Σ_l (Δ_l Δ_lᵀ) ⊙ (c_l · A_{l−1} A_{l−1}ᵀ + c_b).
 
-Every layer is stored whole where memory allows. Otherwise a hidden layer wider than the chunk is
-*streamed*: its neurons are visited in chunks, each chunk's
-pre-activations recomputed from the stored input, so its N × n_l activations never exist at once.
+Every layer is stored whole where memory allows. Otherwise a hidden layer wider than the chunk
+is *streamed*: its neurons are visited in chunks, each chunk's pre-activations recomputed from the
+stored input, so its N × n_l activations never exist at once.
 Both of its kernel terms (its own, through Δ_l, and the next layer's, through A_l) are accumulated
 chunk by chunk, and the chunks are spread over every local device with `shard_map` (one chunk per
 device at a time, the products summed). Memory is O(N² + N·chunk) per wide layer, whatever its width.
@@ -341,7 +341,7 @@ def _passes(spec: MLPSpec, plan: Plan, params, x, ops=None):
             if "b" in params[l - 1]:
                 h = h + cb * params[l - 1]["b"]
         else:
-            h = ops.pre(A[l - 1], params[l - 1], *spec.forward_factors(l))
+            h = ops.pre(spec, l, params[l - 1], A[l - 1])
         if l < L:
             A[l], S[l] = act(h)
 
@@ -400,19 +400,14 @@ def _host_cross(a, b=None):
     return a @ (a if b is None else b.reshape(b.shape[0], -1)).T
 
 
-def _xla_pre(a, layer: dict, cw, cb):
-    """h = c_w · a Wᵀ + c_b · b (mlp.layer_pre)."""
-    h = cw * _mm(a, layer["W"].T)
-    return h + cb * layer["b"] if "b" in layer else h
-
-
 def _xla_back(delta, W, cw, slope):
     """Δ_{l−1} = (Δ_l · c_w W_l) ⊙ φ'(h_{l−1}) for Δ_l of rows × k × n_l."""
     return jnp.einsum("ikn,np->ikp", delta, cw * W, precision=_HI) * slope[:, None, :]
 
 
-def _host_pre(a, layer: dict, cw, cb):
-    """`_xla_pre` by the host's BLAS, scaled and shifted in place (one array, not three)."""
+def _host_pre(spec: MLPSpec, l: int, layer: dict, a):
+    """`mlp.layer_pre` by the host's BLAS, scaled and shifted in place (one array, not three)."""
+    cw, cb = spec.forward_factors(l)
     h = a @ layer["W"].T
     h *= cw
     if "b" in layer:
@@ -444,8 +439,9 @@ def _host_pair(spec: MLPSpec):
 class _Ops:
     """What the passes' and the tiles' formulas need from an array library: its module (zeros,
     eye), products (`cross`: a bᵀ of blocks of rows; `pre` and `back`: a layer's forward and
-    backward step) and the activation's (φ, φ') for a network. The formulas are written once and run either traced by XLA (compiled, on any
-    device) or on the host on NumPy views of XLA's buffers (Plan.host)."""
+    backward step) and the activation's (φ, φ') for a network. The formulas are written once and
+    run either traced by XLA (compiled, on any device) or on the host on NumPy views of XLA's
+    buffers (Plan.host)."""
 
     xp: object
     cross: object
@@ -458,7 +454,7 @@ class _Ops:
         return self.xp.zeros
 
 
-XLA_OPS = _Ops(jnp, _cross, _xla_pre, _xla_back, _act_pair)
+XLA_OPS = _Ops(jnp, _cross, mlp.layer_pre, _xla_back, _act_pair)
 HOST_OPS = _Ops(np, _host_cross, _host_pre, _host_back, _host_pair)
 
 
@@ -570,7 +566,7 @@ class _Programs:
         """Host steps with nothing streamed: each block's passes are gathered into arrays of all
         the rows, and the tiles right of a diagonal tile are formed by one product, a row panel
         (BLAS runs one wide product faster than several narrow ones)."""
-        return self.plan.host and not self.groups
+        return self.plan.host and not self.plan.streamed_layers
 
     @property
     def steps(self) -> int:
@@ -719,7 +715,7 @@ def _build_programs(spec: MLPSpec, plan: Plan, params, x) -> _Programs:
     xp = _sds(jax.ShapeDtypeStruct((plan.padded, x.shape[1]), x.dtype), rep)
     index = _sds(jax.ShapeDtypeStruct((), _INDEX), rep)
     passes = partial(_block_passes, spec, plan)
-    if plan.host and not plan.streamed_layers:
+    if progs.panels:  # the passes on the host too
         progs.passes = partial(_host_block_passes, spec, plan)
         for n in spec.widths[1:-1]:
             _pair_program(spec, jax.ShapeDtypeStruct((T, n), x.dtype))

@@ -178,5 +178,6 @@ def entry() -> None:
     """Console-script entry point."""
     raise SystemExit(main())
 
+
 if __name__ == "__main__":
     entry()
