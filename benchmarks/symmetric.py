@@ -14,6 +14,12 @@ wide products, without the activation.
     scripts/bench symmetric --samples 1000 4000 --scale   # and the N = 10,000 scale run
     scripts/bench symmetric --samples 4000 --profile      # and where one kernel's time goes
 
+Beside `ntk kernel`'s own time (each repeat a fresh kernel, as one process computes it) it
+reports the same kernel computed again at once in the same process (`rerun_s`, on memory the
+first run has just freed) and this machine's cost of writing fresh memory
+(`first_touch_s_per_gib`): a kernel at N = 4000 writes about 3 GiB of new buffers, and on a
+virtual machine whose host takes freed memory back that cost swings by seconds from run to run.
+
 --scale adds the N = 10,000, n₁ = 80,000 run as a fresh `ntk kernel --json` process under a
 4 GiB budget (NTK_MEMORY_BUDGET), with its timings and peak resident memory (getrusage).
 """
@@ -109,6 +115,38 @@ def kernel_seconds(n: int, width: int, repeats: int) -> dict:
             best.memory_estimate / 1024**3}
 
 
+def first_touch_seconds(gib: float = 1.0) -> float:
+    """Seconds to write `gib` GiB of freshly allocated memory once: what each new page of a kernel's
+    buffers costs this machine before any arithmetic (page faults and zeroing; on a virtual
+    machine whose host reclaims freed memory, the host's own fault too)."""
+    import numpy as np
+
+    start = time.perf_counter()
+    a = np.empty(int(gib * 2**30) // 8)
+    a.fill(1.0)
+    seconds = time.perf_counter() - start
+    del a
+    return seconds / gib
+
+
+def rerun_seconds(n: int, width: int) -> float:
+    """The kernel computed twice back to back in one process (no eigenvalues between), the second
+    timed: its buffers reuse memory the first one has just freed, so the machine's cost of fresh
+    memory (`first_touch_seconds`) mostly drops out."""
+    import jax
+
+    from engine import data, mlp, ntk
+
+    spec = seed000_spec(width)
+    x = jax.numpy.asarray(data.sphere_points(n, 400, 0))
+    params = mlp.init(spec, 0)
+    progs = ntk._programs(spec, ntk.choose_plan(spec, n, x.dtype), params, x)
+    jax.block_until_ready(progs.run(params, x))
+    start = time.perf_counter()
+    jax.block_until_ready(progs.run(params, x))
+    return time.perf_counter() - start
+
+
 def profile(n: int, width: int) -> dict:
     """Seconds per kind of step of one kernel (the passes, the narrow tiles, each chunk's features,
     the chunk tiles off and on the diagonal), each step waited for as it runs."""
@@ -184,16 +222,21 @@ def main(argv=None) -> None:
         gram = gram_seconds(n, width, args.repeats)
         xla = xla_gram_seconds(n, width, args.repeats)
         floor = floor_seconds(n, width, 400, args.repeats, gram)
+        touch = first_touch_seconds()
         k = kernel_seconds(n, width, args.repeats)
+        rerun = rerun_seconds(n, width)
         row = {"samples": n, "n1": width, "gram_s": gram, "xla_gram_s": xla, "floor_s": floor,
                **k, "ratio": k["kernel_s"] / gram, "ratio_to_xla": k["kernel_s"] / xla,
-               "floor_ratio": floor / gram}
+               "floor_ratio": floor / gram, "first_touch_s_per_gib": touch,
+               "rerun_s": rerun, "rerun_ratio": rerun / gram}
         rows.append(row)
         print(f"N={n:>6} n1={width:>6}  a@a.T {gram:7.2f} s (XLA's {xla:6.2f} s)  kernel "
               f"{k['kernel_s']:7.2f} s  ratio {row['ratio']:.2f} "
               f"(to XLA's {row['ratio_to_xla']:.2f}; BLAS floor {row['floor_ratio']:.2f})"
               f"  (tile {k['tile']} × {k['tiles']}, chunk {k['chunk']}, "
-              f"compile {k['compile_s']:.1f} s, eigenvalues {k['spectrum_s']:.2f} s)", flush=True)
+              f"compile {k['compile_s']:.1f} s, eigenvalues {k['spectrum_s']:.2f} s)\n"
+              f"    rerun in the same process {rerun:.2f} s (ratio {row['rerun_ratio']:.2f}); "
+              f"first touch of fresh memory {touch:.2f} s/GiB", flush=True)
         if args.profile:
             row["profile"] = profile(n, width)
             print("    steps:", ", ".join(f"{k} {v:.2f} s" for k, v in row["profile"].items()),
